@@ -192,6 +192,16 @@ def limb_frame(
     return leg_frame(origin, sup, lateral)
 
 
+def signed_mad(frame: LegFrame, h: Vec, k: Vec, a: Vec) -> float:
+    """Mechanical axis deviation in the units of the points (mm, or pixels on an uncalibrated film).
+
+    The distance from `k` to the line `h`-`a`, positive when the line passes medial to the knee
+    (varus), read in `frame` (measurements.md, `mad_mm`). Raises GeometryError when `h` = `a`.
+    """
+    h, k, a = frame.direction(h), frame.direction(k), frame.direction(a)
+    return cross(k - a, unit(h - a, "the mechanical axis"))  # positive when K is lateral to the line H-A
+
+
 def _orientation_deg(frame: LegFrame, d: Vec) -> float:
     c = frame.direction(d)
     return math.degrees(math.atan2(c[1], c[0]))
@@ -280,12 +290,10 @@ def measure_limb(case: Case, side: Side, normals: Normals | None = None) -> Limb
 
     compute("jlca_deg", jlca)
 
-    def signed_mad(points: dict[str, Vec]) -> float:
+    def mad_phys(points: dict[str, Vec]) -> float:
         if frame is None:
             raise GeometryError("the leg frame is undefined")
-        h, k, a = (frame.direction(points[n]) for n in (H, K, A))
-        d = unit(h - a, "the mechanical axis")
-        return cross(k - a, d)  # positive when K is lateral to the line H-A (line passes medial)
+        return signed_mad(frame, points[H], points[K], points[A])
 
     # --- lengths: mm when calibrated, pixels always ------------------------------------------------
     def length(key: str, fn_mm, fn_px) -> None:
@@ -311,10 +319,9 @@ def measure_limb(case: Case, side: Side, normals: Normals | None = None) -> Limb
     def mad_px() -> float:
         if px_frame is None:
             raise GeometryError("the leg frame is undefined")
-        h, k, a = (px_frame.direction(pix[n]) for n in (H, K, A))
-        return cross(k - a, unit(h - a, "the mechanical axis"))
+        return signed_mad(px_frame, pix[H], pix[K], pix[A])
 
-    length("mad_mm", lambda: signed_mad(pts), mad_px)
+    length("mad_mm", lambda: mad_phys(pts), mad_px)
     length("mechanical_axis_length_mm", lambda: norm(pts[A] - pts[H]), lambda: norm(pix[A] - pix[H]))
     length("femur_length_mm", lambda: norm(pts[K] - pts[H]), lambda: norm(pix[K] - pix[H]))
     length("tibia_length_mm", lambda: norm(pts[A] - pts[K]), lambda: norm(pix[A] - pix[K]))
