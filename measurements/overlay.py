@@ -195,11 +195,10 @@ def _limb_overlay(side: Side, px: dict[str, np.ndarray], result: LimbResult, sca
         d = (h - a) / (np.linalg.norm(h - a) or 1.0)
         foot = a + float((k - a) @ d) * d
         polylines.append(Polyline((_pt(k), _pt(foot)), Layer.MAD, "mad", side, abnormal("mad_mm")))
-        away = foot - k
-        n = float(np.linalg.norm(away))
-        direction = away / n if n > 1e-6 else np.array([1.0, 0.0])
-        labels.append(Label(_pt(foot + direction * r * 0.4), f"MAD {format_value('mad_mm', result)}", Layer.MAD,
-                            side, "mad_mm", abnormal("mad_mm"), _pt(direction)))
+        # the label hangs below the knee, beside the mechanical axis, where it reads with the HKA
+        below = np.array([0.0, 1.0])
+        labels.append(Label(_pt(foot + below * r * 3.3), f"MAD {format_value('mad_mm', result)}", Layer.MAD,
+                            side, "mad_mm", abnormal("mad_mm"), _pt(below)))
 
 
 def build_overlay(case: Case, result: CaseResult | None = None, scale_px: float | None = None) -> Overlay:

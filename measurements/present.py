@@ -105,3 +105,14 @@ def calibration_text(source: str, spacing: tuple[float, float] | None, caveat: s
         return f"none ({caveat})" if caveat else "none"
     text = f"{source}, {spacing[0]:.4g} x {spacing[1]:.4g} mm per pixel (row x column)"
     return f"{text}: {caveat}" if caveat else text
+
+
+def normal_short(key: str, normals: Normals | None = None) -> str:
+    """The normal range in a few characters for narrow tables: "85–90°", "1–15 mm medial"."""
+    rng = (normals or default_normals()).get(key)
+    if rng is None:
+        return "—"
+    if key == "mad_mm":
+        return f"{rng.low:g}–{rng.high:g} mm medial"
+    unit = "°" if rng.unit == "deg" else f" {rng.unit}"
+    return f"{rng.low:g}–{rng.high:g}{unit}"

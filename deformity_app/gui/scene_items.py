@@ -1,0 +1,277 @@
+"""Scene items over the film: landmark markers and the analysis overlay.
+
+Both are views of the CaseDocument: a drag or a key press sends a command to the document, the
+document changes, and the items are repositioned from the case. Scene coordinates are image pixels
+(x = column, y = row, origin at the centre of the top-left pixel).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, QWidget
+
+from measurements.landmarks import Side, landmark_label
+from measurements.overlay import Layer, Overlay
+
+from .document import CaseDocument, new_gesture_id
+
+SIDE_COLOURS = {Side.RIGHT: QColor(80, 200, 255), Side.LEFT: QColor(255, 190, 60)}
+ABNORMAL = QColor(255, 70, 70)
+ROLE_COLOURS = {
+    "mechanical_axis": QColor(255, 235, 59),
+    "femoral_mechanical_axis": QColor(0, 230, 200),
+    "tibial_mechanical_axis": QColor(0, 230, 200),
+    "femoral_joint_line": QColor(120, 255, 120),
+    "tibial_joint_line": QColor(120, 255, 120),
+    "plafond_line": QColor(120, 255, 120),
+    "trochanter_line": QColor(120, 255, 120),
+    "femoral_anatomic_axis": QColor(150, 170, 255),
+    "neck_axis": QColor(150, 170, 255),
+    "arc": QColor(255, 255, 255),
+    "mad": QColor(255, 100, 255),
+}
+
+
+class LandmarkItem(QGraphicsItem):
+    """A landmark marker of constant screen size. Drag it, nudge it with the arrow keys (Shift: 10
+    pixels), delete it with Delete or Backspace; each becomes one command on the undo stack."""
+
+    RADIUS = 7.0  # screen pixels
+
+    def __init__(self, doc: CaseDocument, side: Side, name: str) -> None:
+        super().__init__()
+        self.doc, self.side, self.name = doc, side, name
+        self.setFlags(
+            QGraphicsItem.ItemIgnoresTransformations
+            | QGraphicsItem.ItemIsSelectable
+            | QGraphicsItem.ItemIsFocusable
+        )
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.OpenHandCursor)
+        self.setZValue(20)
+        self.setToolTip(f"{side.label} {landmark_label(name).lower()}")
+        self._gesture = 0
+        self._press_offset = QPointF()
+        self.active = False  # the step the workflow is on
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        r = self.RADIUS + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        colour = SIDE_COLOURS[self.side]
+        r = self.RADIUS
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        outline = QPen(QColor(0, 0, 0, 200), 3.0)
+        painter.setPen(outline)
+        painter.drawEllipse(QPointF(0, 0), r, r)
+        pen = QPen(colour, 1.6 if not self.isSelected() else 2.6)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawEllipse(QPointF(0, 0), r, r)
+        # a crosshair with a gap at the centre, so the exact point stays visible
+        for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            painter.drawLine(QPointF(dx * 2.0, dy * 2.0), QPointF(dx * (r + 3), dy * (r + 3)))
+        if self.isSelected() or self.active:
+            painter.setPen(QPen(QColor(255, 255, 255), 1.0, Qt.DotLine))
+            painter.drawEllipse(QPointF(0, 0), r + 2.5, r + 2.5)
+
+    # --- gestures -> commands -----------------------------------------------------------------------
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if event.button() != Qt.LeftButton:
+            event.ignore()
+            return
+        self.setSelected(True)
+        self.setFocus()
+        self._gesture = new_gesture_id()
+        self._press_offset = self.pos() - event.scenePos()
+        self.setCursor(Qt.ClosedHandCursor)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if not self._gesture:
+            return
+        p = event.scenePos() + self._press_offset
+        self.doc.move_landmark(self.side, self.name, (p.x(), p.y()), self._gesture)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        self._gesture = 0
+        self.setCursor(Qt.OpenHandCursor)
+        event.accept()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        step = 10.0 if event.modifiers() & Qt.ShiftModifier else 1.0
+        delta = {Qt.Key_Left: (-step, 0.0), Qt.Key_Right: (step, 0.0), Qt.Key_Up: (0.0, -step),
+                 Qt.Key_Down: (0.0, step)}.get(event.key())
+        if delta is not None:
+            if event.isAutoRepeat() and self._gesture:
+                gesture = self._gesture
+            else:
+                gesture = self._gesture = new_gesture_id()
+            p = self.pos()
+            self.doc.move_landmark(self.side, self.name, (p.x() + delta[0], p.y() + delta[1]), gesture)
+            event.accept()
+            return
+        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace):
+            self.doc.delete_landmark(self.side, self.name)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if not event.isAutoRepeat():
+            self._gesture = 0
+        super().keyReleaseEvent(event)
+
+
+class OverlayItem(QGraphicsItem):
+    """Draws an Overlay (measurements.overlay): lines in image coordinates with cosmetic pens, and
+    labels at a constant screen size so they stay legible at every zoom."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overlay = Overlay((), ())
+        self.layers: set[Layer] = set(Layer)
+        self._rect = QRectF()
+        self.setZValue(10)
+        self.setAcceptedMouseButtons(Qt.NoButton)
+        self.font = QFont()
+        self.font.setPointSizeF(9.5)
+        self.font.setBold(True)
+
+    def set_overlay(self, overlay: Overlay, image_rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self.overlay = overlay
+        # generous margins: labels sit outside the lines they name
+        self._rect = image_rect.adjusted(-image_rect.width(), -200, image_rect.width(), 200)
+        self.update()
+
+    def set_layers(self, layers: set[Layer]) -> None:
+        self.layers = set(layers)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        for line in self.overlay.polylines:
+            if line.layer not in self.layers:
+                continue
+            colour = ABNORMAL if line.abnormal else ROLE_COLOURS.get(line.role, QColor(255, 255, 255))
+            width = 2.2 if line.role in ("mechanical_axis", "mad") else 1.6
+            pen = QPen(colour, width)
+            pen.setCosmetic(True)  # constant screen width at every zoom
+            if line.dashed:
+                pen.setStyle(Qt.DashLine)
+            painter.setPen(pen)
+            painter.drawPolyline(QPolygonF([QPointF(x, y) for x, y in line.points]))
+        self._paint_labels(painter)
+
+    def _paint_labels(self, painter: QPainter) -> None:
+        transform = painter.worldTransform()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self.font)
+        metrics = QFontMetricsF(self.font)
+        placed: list[QRectF] = []
+        # abnormal values first: when space runs out, they are the ones that must stay readable
+        labels = sorted((lbl for lbl in self.overlay.labels if lbl.layer in self.layers), key=lambda l: not l.abnormal)
+        for label in labels:
+            anchor = transform.map(QPointF(*label.anchor))
+            size = metrics.boundingRect(label.text).adjusted(-4, -2, 4, 2).size()
+            box = place_label(anchor, label.direction, size.width(), size.height(), placed)
+            placed.append(box)
+            if not box.contains(anchor):
+                painter.setPen(QPen(QColor(255, 255, 255, 140), 1.0))
+                painter.drawLine(anchor, _nearest_on_rect(box, anchor))
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QBrush(QColor(0, 0, 0, 175)))
+            painter.drawRoundedRect(box, 3, 3)
+            painter.setPen(QPen(ABNORMAL if label.abnormal else QColor(255, 255, 255)))
+            painter.drawText(box, Qt.AlignCenter, label.text)
+        painter.restore()
+
+
+def _base_box(anchor: QPointF, direction: tuple[float, float], w: float, h: float) -> QRectF:
+    """The text box on the side of the anchor its direction points to, so it does not cover the vertex."""
+    dx, dy = direction
+    x = anchor.x() - w / 2 + dx * w / 2
+    y = anchor.y() - h / 2 + dy * h / 2
+    return QRectF(x, y, w, h)
+
+
+def place_label(anchor: QPointF, direction: tuple[float, float], w: float, h: float,
+                placed: list[QRectF]) -> QRectF:
+    """A box for a label that overlaps no box already placed, searched outward from its natural
+    place (along its direction first, then up and down); the natural place when nothing is free."""
+    base = _base_box(anchor, direction, w, h)
+    dx, dy = direction
+    candidates = [base]
+    for step in range(1, 7):
+        candidates.append(base.translated(dx * step * h * 0.8, dy * step * h * 0.8))
+        candidates.append(base.translated(0, step * (h + 2)))
+        candidates.append(base.translated(0, -step * (h + 2)))
+    for box in candidates:
+        if not any(box.intersects(other) for other in placed):
+            return box
+    return base
+
+
+def _nearest_on_rect(rect: QRectF, p: QPointF) -> QPointF:
+    return QPointF(min(max(p.x(), rect.left()), rect.right()), min(max(p.y(), rect.top()), rect.bottom()))
+
+
+class PointsItem(QGraphicsItem):
+    """Temporary points of a tool (head contour, calibration ball) and the circle fitted to them."""
+
+    def __init__(self, colour: QColor) -> None:
+        super().__init__()
+        self.points: list[tuple[float, float]] = []
+        self.circle: tuple[float, float, float] | None = None  # cx, cy, r in image pixels
+        self.colour = colour
+        self.setZValue(15)
+        self.setAcceptedMouseButtons(Qt.NoButton)
+
+    def set_data(self, points: list[tuple[float, float]], circle: tuple[float, float, float] | None) -> None:
+        self.prepareGeometryChange()
+        self.points = list(points)
+        self.circle = circle
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        xs = [p[0] for p in self.points]
+        ys = [p[1] for p in self.points]
+        if self.circle:
+            cx, cy, r = self.circle
+            xs += [cx - r, cx + r]
+            ys += [cy - r, cy + r]
+        if not xs:
+            return QRectF()
+        return QRectF(min(xs) - 50, min(ys) - 50, max(xs) - min(xs) + 100, max(ys) - min(ys) + 100)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        pen = QPen(self.colour, 1.5)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        if self.circle:
+            cx, cy, r = self.circle
+            painter.drawEllipse(QPointF(cx, cy), r, r)
+            painter.drawLine(QPointF(cx - r * 0.1, cy), QPointF(cx + r * 0.1, cy))
+            painter.drawLine(QPointF(cx, cy - r * 0.1), QPointF(cx, cy + r * 0.1))
+        scale = painter.worldTransform().m11() or 1.0
+        s = 4.0 / abs(scale)  # 4 screen pixels
+        for x, y in self.points:
+            painter.drawLine(QPointF(x - s, y - s), QPointF(x + s, y + s))
+            painter.drawLine(QPointF(x - s, y + s), QPointF(x + s, y - s))
+
+
+SceneSync = Callable[[], None]
