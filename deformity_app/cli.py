@@ -174,6 +174,72 @@ def cmd_measure(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
+# --- report -----------------------------------------------------------------------------------------
+
+
+def _default_report_path(case_path: Path) -> Path:
+    name = case_path.name
+    stem = name[: -len(".case.json")] if name.endswith(".case.json") else case_path.stem
+    return case_path.with_name(stem + ".report.pdf")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print the analysis of one case file to a PDF (never starts Qt)."""
+    from dicom_io.errors import FilmError
+    from dicom_io.film import open_film
+
+    from .report import ReportError, ReportOptions, build_report, check_logo, film_path_of
+
+    case_path = Path(args.case)
+    try:
+        case, result = _load_and_measure(case_path)
+    except Refused as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    film_path = film_path_of(case, case_path)
+    if film_path is None:
+        print(_refuse_line(case_path, "the case names no film (image.path); the report needs the film"),
+              file=sys.stderr)
+        return EXIT_REFUSED
+    try:
+        radiograph = open_film(film_path)
+    except FilmError as exc:
+        print(_refuse_line(case_path, f"its film {film_path} cannot be used: {exc}"), file=sys.stderr)
+        return EXIT_REFUSED
+    rows, cols = case.image.get("rows"), case.image.get("columns")
+    if isinstance(rows, int) and isinstance(cols, int) and (rows, cols) != (radiograph.rows, radiograph.columns):
+        print(_refuse_line(case_path, f"its film {film_path} is {radiograph.rows} x {radiograph.columns} pixels but "
+                                      f"the landmarks were placed on a {rows} x {cols} image"), file=sys.stderr)
+        return EXIT_REFUSED
+    uid = str(case.image.get("sop_instance_uid") or "")
+    if uid and radiograph.metadata.sop_instance_uid and uid != radiograph.metadata.sop_instance_uid:
+        print(f"warning: {film_path} is not the image the case names (SOP Instance UID differs); "
+              "check that it is the same film", file=sys.stderr)
+    problem = check_logo(Path(args.logo)) if args.logo is not None else None
+    if problem is not None:
+        print(_refuse_line(args.logo, problem), file=sys.stderr)
+        return EXIT_REFUSED
+    out = Path(args.out) if args.out else _default_report_path(case_path)
+    options = ReportOptions(
+        paper=args.paper,
+        anonymize=args.anonymize,
+        keep_institution=args.keep_institution,
+        clinic_name=args.clinic,
+        clinic_logo=Path(args.logo) if args.logo is not None else None,
+        reader=args.reader,
+        joint_panels=not args.no_joint_views,
+    )
+    try:
+        info = build_report(case, case_path, radiograph, out, options, film_path=film_path, result=result)
+    except ReportError as exc:
+        print(_refuse_line(out, str(exc)), file=sys.stderr)
+        return EXIT_REFUSED
+    for warning in info.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{out} ({info.page_count} pages{', anonymised' if info.anonymized else ''})")
+    return EXIT_OK
+
+
 # --- info -------------------------------------------------------------------------------------------
 
 
@@ -227,10 +293,27 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", action="store_true", help="one row per limb, for research cohorts")
     p.set_defaults(func=cmd_measure)
 
+    p = sub.add_parser("report", help="print the analysis of a case file to a PDF (film, lines, tables, joint views)")
+    p.add_argument("case", metavar="CASE", help="a case file (*.case.json); its film is read from image.path")
+    p.add_argument("--out", "-o", metavar="PDF", help="the PDF to write (default: beside the case, *.report.pdf)")
+    p.add_argument("--anonymize", "--anonymise", action="store_true",
+                   help="leave out the patient's name, ID, birth date, accession number, institution and file names")
+    p.add_argument("--keep-institution", action="store_true", help="keep the institution in an anonymised report")
+    p.add_argument("--paper", choices=("a4", "letter"), default="a4", help="paper size (default a4)")
+    p.add_argument("--clinic", metavar="NAME", help="clinic name in the header (default: the settings)")
+    p.add_argument("--logo", metavar="PNG", help="clinic logo in the header (default: the settings)")
+    p.add_argument("--reader", metavar="NAME", help="who measured (default: the case's reader, else your user name)")
+    p.add_argument("--no-joint-views", action="store_true", help="leave out the zoomed hip, knee and ankle views")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("info", help="describe a film or a folder of films (size, spacing, calibration, metadata)")
     p.add_argument("path", metavar="FILE_OR_FOLDER")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    from .plan_cli import add_plan_parser
+
+    add_plan_parser(sub)
 
     p = sub.add_parser("gui", help="open the application (the default)")
     p.add_argument("file", nargs="?", help="a film (DICOM, PNG, JPEG, TIFF) or a case file")
@@ -238,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS = {"measure", "info", "gui", "-h", "--help", "--version"}
+_COMMANDS = {"measure", "plan", "report", "info", "gui", "-h", "--help", "--version"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
