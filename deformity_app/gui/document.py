@@ -129,9 +129,22 @@ class CaseDocument(QObject):
         if old is not None:
             self.undo_stack.push(SetLandmark(self, side, name, old, None, f"Delete {_title(side, name)}"))
 
-    def set_limb_extra(self, side: Side, key: str, value: Any, text: str) -> None:
+    def set_limb_extra(self, side: Side, key: str, value: Any, text: str, gesture: int = 0) -> None:
+        """Set a limb key (reference angles, plans, the head circle); steps of one `gesture` merge."""
         old = copy.deepcopy(self.case.limbs[side].extra.get(key)) if side in self.case.limbs else None
-        self.undo_stack.push(SetLimbExtra(self, side, key, old, value, text))
+        self.undo_stack.push(SetLimbExtra(self, side, key, old, value, text, gesture))
+
+    def set_case_extra(self, key: str, value: Any, text: str) -> None:
+        """Set a case-level key (e.g. `patient`)."""
+        old = copy.deepcopy(self.case.extra.get(key))
+        self.undo_stack.push(SetCaseExtra(self, key, old, value, text))
+
+    def _set_case_extra(self, key: str, value: Any) -> None:
+        if value is None:
+            self.case.extra.pop(key, None)
+        else:
+            self.case.extra[key] = copy.deepcopy(value)
+        self._touch()
 
     def set_calibration(self, state: CalibrationState, text: str) -> None:
         self.undo_stack.push(SetCalibration(self, self.calibration_state(), state, text))
@@ -170,16 +183,43 @@ class SetLandmark(QUndoCommand):
 
 
 class SetLimbExtra(QUndoCommand):
-    def __init__(self, doc: CaseDocument, side: Side, key: str, old: Any, new: Any, text: str) -> None:
+    ID = 1002
+
+    def __init__(self, doc: CaseDocument, side: Side, key: str, old: Any, new: Any, text: str,
+                 gesture: int = 0) -> None:
         super().__init__(text)
-        self.doc, self.side, self.key = doc, side, key
+        self.doc, self.side, self.key, self.gesture = doc, side, key, gesture
         self.old, self.new = copy.deepcopy(old), copy.deepcopy(new)
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self.ID
 
     def redo(self) -> None:
         self.doc._set_limb_extra(self.side, self.key, self.new)
 
     def undo(self) -> None:
         self.doc._set_limb_extra(self.side, self.key, self.old)
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, SetLimbExtra) or not self.gesture or other.gesture != self.gesture:
+            return False
+        if (other.side, other.key) != (self.side, self.key):
+            return False
+        self.new = copy.deepcopy(other.new)
+        return True
+
+
+class SetCaseExtra(QUndoCommand):
+    def __init__(self, doc: CaseDocument, key: str, old: Any, new: Any, text: str) -> None:
+        super().__init__(text)
+        self.doc, self.key = doc, key
+        self.old, self.new = copy.deepcopy(old), copy.deepcopy(new)
+
+    def redo(self) -> None:
+        self.doc._set_case_extra(self.key, self.new)
+
+    def undo(self) -> None:
+        self.doc._set_case_extra(self.key, self.old)
 
 
 class SetCalibration(QUndoCommand):

@@ -81,6 +81,7 @@ class Tool:
     HEAD = "head"  # points on a femoral head contour
     BALL = "ball"  # points on a calibration ball's edge
     LINE = "line"  # two ends of a line of known length
+    CUT = "cut"  # two ends of an osteotomy cut (planning)
 
 
 class MainWindow(QMainWindow):
@@ -119,7 +120,7 @@ class MainWindow(QMainWindow):
         scroll.setWidget(self.measure_panel)
         scroll.setWidgetResizable(True)
         scroll.setMinimumWidth(440)
-        self._dock("Measurements", scroll, Qt.RightDockWidgetArea)
+        self.measure_dock = self._dock("Measurements", scroll, Qt.RightDockWidgetArea)
         self.measure_dock_widget = scroll
 
         self.status_position = QLabel()
@@ -130,6 +131,16 @@ class MainWindow(QMainWindow):
             self.statusBar().addWidget(w)
         self.statusBar().addPermanentWidget(self.status_calibration)
 
+        from .planning import PlanningController
+
+        self.planning = PlanningController(self)
+        planning_scroll = QScrollArea()
+        planning_scroll.setWidget(self.planning.panel)
+        planning_scroll.setWidgetResizable(True)
+        self.planning_dock = self._dock("Planning", planning_scroll, Qt.RightDockWidgetArea)
+        self.tabifyDockWidget(self.measure_dock, self.planning_dock)
+        self.planning_dock.hide()
+        self.planning.panel.newPlanRequested.connect(self.start_cut_tool)
         self._build_menus()
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setSingleShot(True)
@@ -138,7 +149,7 @@ class MainWindow(QMainWindow):
 
         self.doc.changed.connect(self._on_changed)
         self.doc.pathChanged.connect(self._update_title)
-        self.doc.undo_stack.cleanChanged.connect(lambda _clean: self._update_title())
+        self.doc.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.view.leftPressed.connect(self._on_left_pressed)
         self.view.cursorMoved.connect(self._on_cursor)
         self.view.windowChanged.connect(lambda c, w: self.status_window.setText(f"W/L {w:.0f}/{c:.0f}"))
@@ -209,6 +220,8 @@ class MainWindow(QMainWindow):
                                          True)
         self.loupe_action.setChecked(True)
         self.view.set_loupe_enabled(True)
+        self.planning_action = self._action(view, "&Planning mode (CORA and osteotomy)", self.set_planning_mode,
+                                            "Ctrl+Shift+P", True)
         layers = view.addMenu("Overlay &layers")
         self.layer_actions: dict[Layer, QAction] = {}
         for layer in Layer:
@@ -220,6 +233,7 @@ class MainWindow(QMainWindow):
         self._action(tools, "Femoral head from &contour (current limb)", self.start_head_tool, "H")
         self._action(tools, "Calibrate with a &ball marker…", self.start_ball_tool, "B")
         self._action(tools, "Calibrate with a &line of known length…", self.start_line_tool)
+        self._action(tools, "Draw an &osteotomy cut (planning)", self.start_cut_tool, "O")
         self._action(tools, "&Finish the current tool", self.finish_tool, "Return")
         self._action(tools, "Ca&ncel the current tool", self.cancel_tool, "Esc")
 
@@ -421,7 +435,7 @@ class MainWindow(QMainWindow):
             self._after_step()
             return
         self.tool_points.append((x, y))
-        if self.tool == Tool.LINE and len(self.tool_points) == 2:
+        if self.tool in (Tool.LINE, Tool.CUT) and len(self.tool_points) == 2:
             self.finish_tool()
             return
         self._update_tool_item()
@@ -437,7 +451,8 @@ class MainWindow(QMainWindow):
         self.tool_item.set_data(self.tool_points, circle)
         hint = {Tool.HEAD: f"Femoral head ({self.tool_side}): click points on the head's contour",
                 Tool.BALL: "Calibration ball: click points on the ball's edge",
-                Tool.LINE: "Calibration line: click both ends"}.get(self.tool, "")
+                Tool.LINE: "Calibration line: click both ends",
+                Tool.CUT: "Osteotomy: click both ends of the cut across the bone"}.get(self.tool, "")
         if hint:
             self.statusBar().showMessage(f"{hint} — {len(self.tool_points)} so far; Enter to finish, Esc to cancel.")
 
@@ -451,6 +466,18 @@ class MainWindow(QMainWindow):
 
     def start_line_tool(self) -> None:
         self._start_tool(Tool.LINE)
+
+    def start_cut_tool(self) -> None:
+        if not self.planning.active:
+            self.planning_action.setChecked(True)
+            self.set_planning_mode(True)
+        self._start_tool(Tool.CUT)
+
+    def set_planning_mode(self, on: bool) -> None:
+        self.planning_dock.setVisible(on)
+        if on:
+            self.planning_dock.raise_()
+        self.planning.set_active(on)
 
     def _start_tool(self, tool: str) -> None:
         if self.doc.radiograph is None:
@@ -474,7 +501,7 @@ class MainWindow(QMainWindow):
         if tool in (Tool.HEAD, Tool.BALL) and len(points) < 3:
             self.statusBar().showMessage("A circle needs at least three points on its edge.", 4000)
             return
-        if tool == Tool.LINE and len(points) < 2:
+        if tool in (Tool.LINE, Tool.CUT) and len(points) < 2:
             return
         self.cancel_tool()
         if tool == Tool.HEAD:
@@ -483,6 +510,8 @@ class MainWindow(QMainWindow):
             diameter = ask_length(self, "Calibration ball", "Diameter of the ball (mm):", 25.0)
             if diameter:
                 self.apply_ball_calibration(points, diameter)
+        elif tool == Tool.CUT:
+            self.planning.add_plan_from_cut(points[0], points[1])
         elif tool == Tool.LINE:
             length = ask_length(self, "Calibration line", "Real length of the line (mm):", 100.0)
             if length:
@@ -602,6 +631,7 @@ class MainWindow(QMainWindow):
         cols = int(case.image.get("columns") or 0)
         self.overlay_item.set_overlay(build_overlay(case, result), QRectF(-0.5, -0.5, cols, rows))
         self.measure_panel.refresh(result)
+        self.planning.refresh()
         self._after_step()
         self._update_calibration_status()
         if self.doc.radiograph is not None:
@@ -629,6 +659,9 @@ class MainWindow(QMainWindow):
         self.status_position.setText(text)
         value = self.view.pixel_value(x, y)
         self.status_value.setText("" if value is None else f"value {value}")
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self._update_title()
 
     def _update_title(self) -> None:
         name = (self.doc.case_path.name if self.doc.case_path else
@@ -792,6 +825,13 @@ def _case_for_film(film, path: Path) -> Case:
         case.calibration_source = str(cal.source)
         if cal.caveat:
             case.calibration_extra = {"caveat": cal.caveat}
+    from measurements.growth import patient_from_dicom
+
+    meta = film.metadata
+    patient = patient_from_dicom(getattr(meta, "sex", ""), getattr(meta, "birth_date", ""),
+                                 getattr(meta, "study_date", ""))
+    if patient:
+        case.extra["patient"] = patient  # for the growth prediction; the user can edit it
     orientation = tuple(getattr(film.metadata, "patient_orientation", ()) or ())
     if len(orientation) == 2 and all(orientation):
         try:
