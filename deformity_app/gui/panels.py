@@ -175,6 +175,12 @@ class StepsPanel(QWidget):
     def refresh(self) -> None:
         case = self.doc.case
         current = self.workflow.current
+        # a drag moves a landmark but changes neither what is placed nor the step: nothing to redo
+        state = (current, tuple(self.workflow.sides),
+                 tuple(sorted((str(side), name) for side, limb in case.limbs.items() for name in limb.landmarks)))
+        if state == getattr(self, "_state", None):
+            return
+        self._state = state
         self.prompt.setText((current.prompt + ".") if current else "All landmarks are placed.")
         self.schematic.set_step(current)
         self.head_button.setEnabled(current is not None)
@@ -281,20 +287,7 @@ class MeasurementPanel(QWidget):
                 value = format_value(key, limb) if limb else ""
                 reason = (limb.unavailable.get(key, "") if limb else "no landmarks on this limb")
                 flag = flag_text(key, limb) if (limb and value) else ""
-                item = QTableWidgetItem((value + self.ARROWS.get(flag, "")) if value else "—")
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                item.setData(Qt.UserRole, value)
-                if not value:
-                    item.setToolTip(reason)
-                    item.setForeground(QColor(150, 150, 150))
-                elif flag:
-                    item.setToolTip(f"{flag.lower()}: outside the normal range {normal_text(key)}")
-                    item.setBackground(QBrush(ABNORMAL_BG))
-                    item.setForeground(QColor(170, 0, 0))
-                    f = item.font()
-                    f.setBold(True)
-                    item.setFont(f)
-                self.table.setItem(row, column, item)
+                self._set_cell(row, column, value, flag, reason, key)
             self.mat[side].setText(f"<b>{side.label} MAT:</b> {limb.mat.get('summary', '')}" if limb else "")
             self.mat[side].setVisible(limb is not None)
             if limb:
@@ -311,6 +304,35 @@ class MeasurementPanel(QWidget):
             self.lld.setText(f"<b>LLD:</b> — ({result.unavailable.get('lld_mm', 'not available')})")
         self.warnings.setText("<br>".join(warnings))
         self.warnings.setVisible(bool(warnings))
+
+    def _set_cell(self, row: int, column: int, value: str, flag: str, reason: str, key: str) -> None:
+        """Update one value cell in place: creating table items on every drag step costs ~17 ms."""
+        item = self.table.item(row, column)
+        if item is None:
+            item = QTableWidgetItem()
+            item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+            self.table.setItem(row, column, item)
+        state = (value, flag, reason)
+        if item.data(Qt.UserRole + 1) == state:
+            return
+        item.setData(Qt.UserRole + 1, state)
+        item.setData(Qt.UserRole, value)
+        item.setText((value + self.ARROWS.get(flag, "")) if value else "—")
+        font = item.font()
+        font.setBold(bool(flag))
+        item.setFont(font)
+        if not value:
+            item.setToolTip(reason)
+            item.setForeground(QColor(150, 150, 150))
+            item.setBackground(QBrush())
+        elif flag:
+            item.setToolTip(f"{flag.lower()}: outside the normal range {normal_text(key)}")
+            item.setBackground(QBrush(ABNORMAL_BG))
+            item.setForeground(QColor(170, 0, 0))
+        else:
+            item.setToolTip("")
+            item.setBackground(QBrush())
+            item.setForeground(QBrush())
 
     def value_text(self, side: Side, key: str) -> str:
         """The value shown for `side` and `key` without the flag arrow ("" when unavailable)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, QWidget
 
 from measurements.landmarks import Side, landmark_label
@@ -51,6 +51,8 @@ class LandmarkItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.OpenHandCursor)
         self.setZValue(20)
+        # a marker looks the same at every zoom: paint it once into a pixmap, not on every frame
+        self.setCacheMode(QGraphicsItem.DeviceCoordinateCache)
         self.setToolTip(f"{side.label} {landmark_label(name).lower()}")
         self._gesture = 0
         self._press_offset = QPointF()
@@ -145,6 +147,20 @@ class OverlayItem(QGraphicsItem):
         self.font = QFont()
         self.font.setPointSizeF(9.5)
         self.font.setBold(True)
+        self._texts: dict[str, tuple[QStaticText, float, float]] = {}  # laid-out labels, by text
+
+    def _static(self, text: str, metrics: QFontMetricsF) -> tuple[QStaticText, float, float]:
+        """A label laid out once (QStaticText): re-laying text on every drag frame costs milliseconds."""
+        cached = self._texts.get(text)
+        if cached is None:
+            static = QStaticText(text)
+            static.prepare(font=self.font)
+            size = metrics.boundingRect(text)
+            cached = (static, size.width() + 8, size.height() + 4)
+            if len(self._texts) > 500:
+                self._texts.clear()
+            self._texts[text] = cached
+        return cached
 
     def set_overlay(self, overlay: Overlay, image_rect: QRectF) -> None:
         self.prepareGeometryChange()
@@ -186,8 +202,8 @@ class OverlayItem(QGraphicsItem):
         labels = sorted((lbl for lbl in self.overlay.labels if lbl.layer in self.layers), key=lambda l: not l.abnormal)
         for label in labels:
             anchor = transform.map(QPointF(*label.anchor))
-            size = metrics.boundingRect(label.text).adjusted(-4, -2, 4, 2).size()
-            box = place_label(anchor, label.direction, size.width(), size.height(), placed)
+            static, width, height = self._static(label.text, metrics)
+            box = place_label(anchor, label.direction, width, height, placed)
             placed.append(box)
             if not box.contains(anchor):
                 painter.setPen(QPen(QColor(255, 255, 255, 140), 1.0))
@@ -196,7 +212,7 @@ class OverlayItem(QGraphicsItem):
             painter.setBrush(QBrush(QColor(0, 0, 0, 175)))
             painter.drawRoundedRect(box, 3, 3)
             painter.setPen(QPen(ABNORMAL if label.abnormal else QColor(255, 255, 255)))
-            painter.drawText(box, Qt.AlignCenter, label.text)
+            painter.drawStaticText(QPointF(box.left() + 4, box.top() + 2), static)
         painter.restore()
 
 
