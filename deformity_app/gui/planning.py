@@ -158,7 +158,7 @@ class FragmentItem(QGraphicsItem):
         t = painter.worldTransform()
         scale = math.hypot(t.m11(), t.m12())
         exposed = option.exposedRect.intersected(self.polygon.boundingRect())
-        self._cached = self.renderer.paint(painter, exposed, scale, None, None)
+        self._cached = self.renderer.paint(painter, exposed, scale, None, self._cached)
         painter.restore()
         pen = QPen(CUT_COLOUR, 1.2, Qt.DashLine)
         pen.setCosmetic(True)
@@ -743,7 +743,7 @@ class PlanningController:
         current = self.doc.result.limbs.get(self.side)
         for row, key in enumerate(PREDICTED_KEYS):
             label = "WBL" if key == "wbl_pct" else LABELS.get(key, key)
-            p.table.setItem(row, 0, QTableWidgetItem(label))
+            _set_text(p.table, row, 0, label, False)
             if key == "wbl_pct":
                 try:
                     now = f"{wbl_pct(self.doc.case, self.side):.1f} %"
@@ -756,13 +756,9 @@ class PlanningController:
                 after = (format_value(key, sim.predicted_result) if sim is not None else "") or "—"
                 normal = normal_short(key)
             for col, text in ((1, now), (2, after), (3, normal)):
-                item = QTableWidgetItem(text)
-                if col in (1, 2):
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-                if col == 2 and sim is not None and key in sim.predicted_result.flags and \
-                        str(sim.predicted_result.flags[key]) != "normal":
-                    item.setForeground(QColor(170, 0, 0))
-                p.table.setItem(row, col, item)
+                abnormal = (col == 2 and sim is not None and key in sim.predicted_result.flags
+                            and str(sim.predicted_result.flags[key]) != "normal")
+                _set_text(p.table, row, col, text, abnormal)
 
     def _show_growth(self) -> None:
         p = self.panel
@@ -787,6 +783,21 @@ class PlanningController:
         else:
             text += " LLD at maturity needs both calibrated limb lengths."
         p.growth_text.setText(text)
+
+
+def _set_text(table: QTableWidget, row: int, col: int, text: str, abnormal: bool) -> None:
+    """Update a cell in place (new QTableWidgetItems on every drag step cost milliseconds)."""
+    item = table.item(row, col)
+    if item is None:
+        item = QTableWidgetItem()
+        if col in (1, 2):
+            item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        table.setItem(row, col, item)
+    if item.text() != text:
+        item.setText(text)
+    colour = QColor(170, 0, 0) if abnormal else QColor(0, 0, 0)
+    if item.foreground().color() != colour:
+        item.setForeground(colour)
 
 
 def _intersect(p0, p1, q, d) -> tuple[float, float] | None:
