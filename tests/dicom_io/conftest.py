@@ -16,15 +16,9 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from dicom_io_helpers import make_dataset, save, smooth_image, pydicom_file  # noqa: E402
+from dicom_io_helpers import make_dataset, save, smooth_image  # noqa: E402
 
 _names = itertools.count()
-
-
-@pytest.fixture
-def testdata() -> Callable[[str], Path]:
-    """``testdata(name) -> Path`` of a pydicom / pydicom-data test file (skips when absent)."""
-    return pydicom_file
 
 
 @pytest.fixture
