@@ -1,0 +1,1 @@
+"""Teaching material: the scoring rules and the metadata of the shipped teaching bank (no films)."""
