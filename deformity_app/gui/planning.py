@@ -73,9 +73,10 @@ def _safe_cora(case: Case, side: Side, bone: Bone) -> Cora | None:
         return None
 
 
-def _safe_simulation(case: Case, side: Side, plan: dict[str, Any]) -> tuple[Simulation | None, str]:
+def _safe_simulation(case: Case, side: Side, plan: dict[str, Any], cora: Cora | None = None
+                     ) -> tuple[Simulation | None, str]:
     try:
-        return simulate(case, side, plan), ""
+        return simulate(case, side, plan, cora=cora), ""
     except PlanUnavailable as exc:
         return None, str(exc)
     except Exception as exc:  # noqa: BLE001 - a plan in progress may be malformed; say why, do not crash
@@ -482,6 +483,7 @@ class PlanningController:
         self.active = False
         self._updating = False
         self.last_simulation: Simulation | None = None
+        self._cora_cache: tuple[Any, dict[Bone, Cora | None]] | None = None
         self.set_active(False)
 
     # --- state ---------------------------------------------------------------------------------------
@@ -503,6 +505,19 @@ class PlanningController:
             item.setVisible(active)
         if active:
             self.refresh()
+
+    def cora(self, bone: Bone) -> Cora | None:
+        """The bone's CORA, recomputed only when landmarks or reference angles change (not while a
+        hinge is dragged, which changes neither)."""
+        case, side = self.doc.case, self.side
+        key = (side, tuple((str(s), tuple(sorted(limb.landmarks.items())), repr(limb.extra.get("reference_deg")))
+                           for s, limb in sorted(case.limbs.items())))
+        if self._cora_cache is None or self._cora_cache[0] != key:
+            self._cora_cache = (key, {})
+        cache = self._cora_cache[1]
+        if bone not in cache:
+            cache[bone] = _safe_cora(case, side, bone)
+        return cache[bone]
 
     # --- edits ----------------------------------------------------------------------------------------
     def _store_plans(self, plans: list[dict[str, Any]], text: str, gesture: int = 0) -> None:
@@ -579,7 +594,7 @@ class PlanningController:
         zoom = max(self.window.view.zoom(), 1e-6)
         tol = SNAP_SCREEN_PX / zoom
         candidates = [tuple(map(float, plan["osteotomy_px"][0])), tuple(map(float, plan["osteotomy_px"][1]))]
-        cora = _safe_cora(self.doc.case, self.side, Bone(plan.get("bone", "tibia")))
+        cora = self.cora(Bone(plan.get("bone", "tibia")))
         if cora is not None and cora.bisector_px is not None:
             (bx, by), (dx, dy) = cora.bisector_px.point_px, cora.bisector_px.direction_px
             n = math.hypot(dx, dy) or 1.0
@@ -643,7 +658,7 @@ class PlanningController:
         lines: list[str] = []
         labels: list[tuple[tuple[float, float], str, QColor]] = []
         for bone in (Bone.FEMUR, Bone.TIBIA):
-            cora = _safe_cora(case, side, bone)
+            cora = self.cora(bone)
             name = bone.value.capitalize()
             if cora is None:
                 lines.append(f"<b>{name}</b>: needs its joint landmarks")
@@ -691,7 +706,7 @@ class PlanningController:
             else:
                 p.mode_angle.setChecked(True)
             p.translation.setValue(float(plan.get("translation_mm", 0.0) or 0.0))
-            sim, reason = _safe_simulation(case, side, plan)
+            sim, reason = _safe_simulation(case, side, plan, self.cora(Bone(plan.get("bone", "tibia"))))
             if sim is not None and not p.mode_angle.isChecked():
                 p.angle.setValue(sim.angle_deg)
             elif "angle_deg" in plan and plan["angle_deg"] is not None:
