@@ -10,10 +10,11 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   ver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
   need+=("python${ver}-venv")
 fi
-# Qt's platform plugins (offscreen and xcb) load these shared libraries
+# Qt's platform plugins (offscreen and xcb) load these shared libraries; the tests also use
+# poppler (report pages to PNG), a real PACS (Orthanc with DICOMweb) and dciodvfy (dicom3tools)
 for pkg in libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libxcb-cursor0 \
            libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-image0 libxcb-render-util0 libglib2.0-0 \
-           poppler-utils fonts-dejavu-core; do
+           poppler-utils fonts-dejavu-core orthanc orthanc-dicomweb dicom3tools; do
   command -v dpkg-query >/dev/null 2>&1 || break
   have_pkg "$pkg" || need+=("$pkg")
 done

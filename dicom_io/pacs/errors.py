@@ -14,9 +14,7 @@ __all__ = [
     "PacsTimeoutError",
     "PacsProtocolError",
     "StudyNotFoundError",
-    "InstanceRefusedError",
     "RetrieveFailedError",
-    "PacsCancelledError",
 ]
 
 
@@ -48,13 +46,5 @@ class StudyNotFoundError(PacsError):
     """The PACS holds no study (or series) with the UID asked for."""
 
 
-class InstanceRefusedError(PacsError):
-    """The PACS refused an object sent to it."""
-
-
 class RetrieveFailedError(PacsError):
     """A retrieve ended without any instance received."""
-
-
-class PacsCancelledError(PacsError):
-    """The user cancelled the operation."""

@@ -1,0 +1,45 @@
+"""Writing received instances: one file per instance, named by its SOP Instance UID, atomically."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .model import check_uid
+
+__all__ = ["instance_path", "write_atomic"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def instance_path(folder: Path, sop_instance_uid: str) -> Path:
+    """``folder / "<SOPInstanceUID>.dcm"``; refuses a UID that is not digits and dots (it names a file)."""
+    return folder / f"{check_uid(sop_instance_uid, 'SOP Instance UID')}.dcm"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` through a hidden temporary file in the same folder, then rename it over `path`.
+
+    A reader of the folder sees either no file or the whole file, never a part.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
