@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Save case &as…", self.save_as, QKeySequence.SaveAs)
         file_menu.addSeparator()
         self.report_action = self._action(file_menu, "Export &report (PDF)…", self.export_report, "Ctrl+P")
+        self._action(file_menu, "Export &DICOM results to a folder…", self.export_dicom_dialog)
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.Quit)
         self._refresh_recent()
@@ -420,6 +421,32 @@ class MainWindow(QMainWindow):
 
         return export_report_dialog(self, self.doc.case, self.doc.case_path, self.doc.radiograph, self.doc.film_path,
                                     window=self.view.window())
+
+    def export_dicom_dialog(self) -> list[Path]:
+        folder = QFileDialog.getExistingDirectory(self, "Write the DICOM results into", self._last_dir())
+        return self.export_dicom(Path(folder)) if folder else []
+
+    def export_dicom(self, folder: Path) -> list[Path]:
+        """SR, presentation state, secondary capture and encapsulated PDF of the open case into `folder`."""
+        from ..dicom_export import ExportError, ExportOptions, export_case
+
+        if self.doc.radiograph is None or self.doc.film_path is None:
+            self.show_error("Open a film first: the DICOM results belong to the film's study.")
+            return []
+        QApplication.setOverrideCursor(Qt.WaitCursor)
+        try:
+            written, warnings = export_case(self.doc.case, self.doc.case_path, folder,
+                                            ExportOptions(window=self.view.window()), film_path=self.doc.film_path,
+                                            radiograph=self.doc.radiograph)
+        except ExportError as exc:
+            QApplication.restoreOverrideCursor()
+            self.show_error(f"The DICOM results could not be written: {exc}")
+            return []
+        QApplication.restoreOverrideCursor()
+        paths = [path for _obj, path in written]
+        note = f"Wrote {len(paths)} DICOM objects to {folder}"
+        self.statusBar().showMessage(note + (f" ({'; '.join(warnings)})" if warnings else ""), 10000)
+        return paths
 
     # --- edits from the film ------------------------------------------------------------------------
     def _on_left_pressed(self, x: float, y: float, _modifiers) -> None:

@@ -259,3 +259,20 @@ def test_screenshots_of_the_main_states(qtbot, window, small_demo, ground_truth)
     assert window.measure_panel.value_text(Side.LEFT, "mpta_deg") == ""
     assert window.measure_panel.value_text(Side.RIGHT, "mpta_deg").endswith("°")
     assert screenshot(window, "2-right-limb-placed").stat().st_size > 1000
+
+
+def test_export_dicom_results_to_a_folder(qtbot, window, small_demo, ground_truth, tmp_path):
+    import pydicom
+
+    film, case_path = small_demo
+    open_and_wait(qtbot, window, film, Case.from_dict(ground_truth), case_path)
+    paths = window.export_dicom(tmp_path / "out")
+    kinds = sorted(p.name.split(".")[-2] for p in paths)
+    assert len(paths) == 4 and all(p.exists() for p in paths)
+    source = pydicom.dcmread(film, stop_before_pixels=True)
+    for path in paths:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        assert ds.StudyInstanceUID == source.StudyInstanceUID  # in the film's study
+        assert ds.SeriesInstanceUID != source.SeriesInstanceUID  # each in a new series
+        assert ds.PatientID == source.PatientID
+    assert kinds == sorted(kinds) and len(set(kinds)) == 4
