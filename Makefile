@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: run test system-deps bench clean
+.PHONY: run test system-deps bench dist clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/system-deps.sh
@@ -25,6 +25,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python $$b || exit 1; done
+
+# The program as one folder for machines without Python (PyInstaller, build.spec), checked by its own
+# self-test: dist/deformity-app-<version>-<system>-<machine>/. Takes a few minutes.
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'pyinstaller>=6.10,<7'
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build build.spec
+	@folder=dist/$$($(BIN)/python packaging/dist_name.py); \
+	  echo "== $$folder ($$(du -sh $$folder | cut -f1))"; \
+	  QT_QPA_PLATFORM=offscreen DEFORMITY_APP_HOME=$$(mktemp -d) $$folder/deformity-app --self-test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info test-output

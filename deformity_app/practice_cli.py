@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `score` or `agreement` alone (tests and scripts); `deformity-app` wires the same parsers."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    __import__("deformity_app.logs", fromlist=["setup_logging"]).setup_logging()
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))

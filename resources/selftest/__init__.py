@@ -1,0 +1,1 @@
+"""Small films the self-test decodes (see README.md beside this file)."""
