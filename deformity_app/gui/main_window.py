@@ -63,6 +63,9 @@ class _FilmLoad(QRunnable):
 
         try:
             film = open_film(self.path)
+            from ..logs import remember_patient
+
+            remember_patient(film.metadata)  # so that the log redacts this patient's name and ID
         except FilmError as exc:
             self.signals.done.emit(None, str(exc))
         except MemoryError:
@@ -162,6 +165,9 @@ class MainWindow(QMainWindow):
         self.resize(1500, 950)
         self._on_changed()
         self._update_title()
+        from .practice import install_practice
+
+        self.practice = install_practice(self)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -242,9 +248,9 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&About", self._about)
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About deformity-app",
-                          f"<b>deformity-app {__version__}</b><br>Limb deformity analysis on long-leg radiographs."
-                          "<br>Free software under the GNU GPL, version 3 or later.")
+        from .about import show_about
+
+        show_about(self)
 
     # --- opening ---------------------------------------------------------------------------------
     def open_dialog(self) -> None:

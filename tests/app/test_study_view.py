@@ -1,0 +1,106 @@
+"""The agreement study view through its widgets: a folder of readers' cases in, the numbers of
+`measurements.agreement.agreement` on the same folder out, Bland–Altman plots, and the PDF."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+from deformity_app.gui.practice import install_practice
+from deformity_app.gui.study_view import StudyView
+from deformity_app.teaching_bank import ensure_bank, list_keys, read_key
+from measurements.agreement import ICC_FORMS, agreement
+from measurements.case import Case, save_case
+
+from .conftest import screenshot
+
+KEYS = ("femoral_valgus", "proximal_tibial_varus", "two_level")
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory) -> Path:
+    return ensure_bank(tmp_path_factory.mktemp("bank"), pixel_spacing_mm=0.6)
+
+
+def _noisy(case: Case, rng: np.random.Generator, sd_px: float) -> Case:
+    out = case.copy()
+    for limb in out.limbs.values():
+        limb.landmarks = {n: (x + rng.normal(0, sd_px), y + rng.normal(0, sd_px))
+                          for n, (x, y) in limb.landmarks.items()}
+    return out
+
+
+def study_folder(bank: Path, folder: Path) -> Path:
+    """Three readers measure three keys' films (both limbs: six subjects) with landmark noise of
+    1.5 pixels; reader A reads them twice."""
+    rng = np.random.default_rng(11)
+    summaries = {k.id: k for k in list_keys(bank)}
+    for key_id in KEYS:
+        key, summary = read_key(summaries[key_id].path)
+        for reader, sessions in (("A", (1, 2)), ("B", (1,)), ("C", (1,))):
+            for session in sessions:
+                case = _noisy(key, rng, 1.5)
+                case.extra = {"reader": {"name": reader, "session": session}}
+                case.image = {**case.image, "path": summary.film_path.name}
+                (folder / f"{reader}{session}").mkdir(parents=True, exist_ok=True)
+                save_case(case, folder / f"{reader}{session}" / f"{key_id}.case.json")
+    (folder / "notes.case.json").write_text('{"format": "deformity-case/1", "limbs": {}}')  # no reader: left out
+    return folder
+
+
+def test_the_view_shows_the_agreement_of_the_folder(qtbot, window, bank, monkeypatch, tmp_path):
+    folder = study_folder(bank, tmp_path / "study")
+    expected = agreement(folder)
+    practice = install_practice(window)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    view = practice.open_agreement_study()  # Practice > Agreement study… asks for the folder
+    qtbot.waitUntil(lambda: view.result is not None, timeout=30000)
+    assert view.icc_table.rowCount() == len(expected.measurements) > 5
+    headers = [view.icc_table.horizontalHeaderItem(c).text() for c in range(view.icc_table.columnCount())]
+    assert headers[2] == "ICC(A,1) (95 % CI)"  # the headline first
+    for key, m in expected.measurements.items():
+        row = view.row_of(key)
+        assert row >= 0
+        for form in ICC_FORMS:
+            cell = view.icc_table.item(row, headers.index(f"{form} (95 % CI)")).text()
+            if m.icc is None:
+                assert cell == "—"
+                continue
+            lo, hi = m.icc.ci95[form]
+            assert cell == f"{m.icc.icc[form]:.3f} ({lo:.2f} to {hi:.2f})".replace("-", "−"), (key, form)
+        sem = view.icc_table.item(row, headers.index("SEM")).text()
+        assert sem.startswith(f"{m.sem:.2f}")
+    assert "1 files left out" in view.summary.text() and "notes.case.json" in view.skipped_label.text()
+
+    # choosing MPTA shows its three Bland–Altman pairs and reader A's intra-reader ICC
+    view.icc_table.selectRow(view.row_of("mpta_deg"))
+    m = expected.measurements["mpta_deg"]
+    assert len(view.ba_plots) == 3 == len(m.bland_altman)
+    assert [p.ba.bias for p in view.ba_plots] == [pytest.approx(ba.bias) for ba in m.bland_altman.values()]
+    assert [(p.first, p.second) for p in view.ba_plots] == [("A", "B"), ("A", "C"), ("B", "C")]
+    assert view.ba_table.item(0, 2).text() == f"{m.bland_altman['A|B'].bias:.2f}°".replace("-", "−")
+    assert view.intra_table.item(0, 0).text() == "A"
+    assert view.intra_table.item(0, 3).text().startswith(f"{m.intra['A'].icc_a1:.3f}")
+    qtbot.wait(50)
+    screenshot(view, "practice-4-agreement-study")
+
+    pdf = tmp_path / "agreement.pdf"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(pdf), ""))
+    with qtbot.waitSignal(view.pdfWritten, timeout=30000):
+        view.pdf_button.click()
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_a_folder_without_readers_is_refused(qtbot, tmp_path, no_modal_dialogs):
+    folder = tmp_path / "nobody"
+    folder.mkdir()
+    (folder / "a.case.json").write_text('{"format": "deformity-case/1", "limbs": {}}')
+    view = StudyView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.failed, timeout=30000) as blocker:
+        view.load(folder)
+    assert "no case file names a reader" in blocker.args[0]
+    assert view.result is None and not view.pdf_button.isEnabled()
+    assert no_modal_dialogs and no_modal_dialogs[-1][0] == "warning"
