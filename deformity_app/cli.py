@@ -228,6 +228,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         clinic_logo=Path(args.logo) if args.logo is not None else None,
         reader=args.reader,
         joint_panels=not args.no_joint_views,
+        planning=not args.no_planning,
     )
     try:
         info = build_report(case, case_path, radiograph, out, options, film_path=film_path, result=result)
@@ -284,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(on FILE, or on the bundled demo film).",
     )
     parser.add_argument("--version", action="version", version=f"deformity-app {__version__}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation (decoders, resources, report, Qt): one line per check, "
+                        "exit status 0 when all pass")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("measure", help="measure case files (a table, --json or --csv)")
@@ -304,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logo", metavar="PNG", help="clinic logo in the header (default: the settings)")
     p.add_argument("--reader", metavar="NAME", help="who measured (default: the case's reader, else your user name)")
     p.add_argument("--no-joint-views", action="store_true", help="leave out the zoomed hip, knee and ankle views")
+    p.add_argument("--no-planning", action="store_true", help="leave out the planning page of limbs with osteotomy plans")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="describe a film or a folder of films (size, spacing, calibration, metadata)")
@@ -311,9 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
 
+    from .pacs_cli import add_pacs_parsers
     from .plan_cli import add_plan_parser
+    from .practice_cli import add_practice_parsers
 
     add_plan_parser(sub)
+    add_practice_parsers(sub)
+    add_pacs_parsers(sub)
 
     p = sub.add_parser("gui", help="open the application (the default)")
     p.add_argument("file", nargs="?", help="a film (DICOM, PNG, JPEG, TIFF) or a case file")
@@ -321,17 +330,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMANDS = {"measure", "plan", "report", "info", "gui", "-h", "--help", "--version"}
+_COMMANDS = {"measure", "plan", "report", "info", "score", "agreement", "pacs", "export", "gui", "-h", "--help", "--version", "--self-test"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .logs import describe_runtime, setup_logging
+
+    setup_logging()  # warnings on standard error, everything in the user's log file, no patient data
+    log.info("%s: %s", describe_runtime(), argv[0] if argv and argv[0] in _COMMANDS else "gui")  # never a path
     if not argv or argv[0] not in _COMMANDS:
         argv = ["gui", *argv]  # `deformity-app FILE` opens the file in the application
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.self_test:
+            from .selftest import run_self_test
+
+            return run_self_test()
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130

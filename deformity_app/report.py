@@ -3,7 +3,12 @@
 Page 1 carries the header (clinic, patient, study, reader), the whole film with the analysis drawn
 over it and the findings; page 2 the measurement tables, one per limb, with the normal ranges,
 flags, the malalignment test, the limb-length discrepancy, the calibration and the notes on
-precision; page 3 zoomed views of each hip, knee and ankle.
+precision; page 3 zoomed views of each hip, knee and ankle; then, for each limb with osteotomy plans
+(`limbs.<side>.plans`, shared/spec/planning.md), a planning page: the CORA of each bone, the limb
+before (CORA construction, cuts, hinges) and after each plan (the distal fragment of the film moved
+through the plan's affine, the predicted lines and angles), each plan's correction (angle, Paley's
+rule, wedge, translation left, length change), current against predicted values, and the growth
+prediction.
 
 The lines, arcs and labels are those of :func:`measurements.overlay.build_overlay` (the same data
 the viewer draws), drawn as PDF vectors in image coordinates mapped to the page; the film under them
@@ -46,14 +51,18 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, FrameBreak, KeepTogether,
                                 NextPageTemplate, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle)
 
-from measurements.case import Case
+from measurements.case import Case, CaseError, Limb
 from measurements.landmarks import LANDMARK_INFO, Side
-from measurements.measure import A, CL, CM, DL, DM, GT, H, K, N, PL, PM, T, CaseResult, LimbResult, measure_case
-from measurements.overlay import Layer, Overlay, Polyline, build_overlay
+from measurements.measure import (A, CL, CM, DL, DM, F1, F2, GT, H, K, N, PL, PM, T, CaseResult, LimbResult,
+                                  measure_case)
+from measurements.overlay import Label, Layer, Overlay, Polyline, build_overlay
+from measurements.planning import (TS1, TS2, Bone, Cora, PlanUnavailable, ReferenceAngles, Simulation, find_cora,
+                                   parse_plan, plan_case, reference_angles, simulate, wbl_pct)
 from measurements.present import (DESCRIPTIONS, LABELS, TABLE_KEYS, calibration_text, flag_text, format_value,
                                   normal_text)
 
 from . import __version__
+from .plan_cli import JOINT_WORDS, SOURCE_WORDS  # the `plan` command's words, so that both say the same
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +109,7 @@ class ReportOptions:
     clinic_logo: Path | None = None
     reader: str | None = None
     joint_panels: bool = True
+    planning: bool = True  # a planning page for each limb with osteotomy plans
     layers: frozenset[Layer] = frozenset(Layer)
     window: tuple[float, float] | None = None
     dpi: int = 250  # film resolution at its printed size
@@ -371,7 +381,7 @@ def printed_header(case: Case, case_path: Path | None, metadata: Any, film_path:
     lat = _meta(metadata, "laterality")
     if lat:
         view_parts.append(_LATERALITY.get(lat.upper(), lat))
-    reader = options.reader or str(case.extra.get("reader") or "").strip() or _os_user()
+    reader = options.reader or case_reader(case) or _os_user()
     measured_raw = str(case.extra.get("measured_at") or "").strip()
     if options.measured_at is not None:
         measured = options.measured_at.strftime("%Y-%m-%d %H:%M")
@@ -408,6 +418,14 @@ def printed_header(case: Case, case_path: Path | None, metadata: Any, film_path:
         case_label=case_path.name if case_path is not None else "unsaved case",
         clinic_name=clinic_name,
     )
+
+
+def case_reader(case: Case) -> str:
+    """Who measured the case: `reader` is a name, or practice.md's {"name": ..., "session": ...}."""
+    raw = case.extra.get("reader")
+    if isinstance(raw, dict):
+        raw = raw.get("name")
+    return str(raw or "").strip()
 
 
 def _os_user() -> str:
@@ -521,7 +539,13 @@ ROLE_COLOURS: dict[str, tuple[int, int, int]] = {
     "neck_axis": (150, 170, 255),
     "arc": (255, 255, 255),
     "mad": (255, 100, 255),
+    # planning (the viewer's colours of deformity_app/gui/planning.py)
+    "cora_axis": (255, 90, 220),
+    "cora_bisector": (255, 90, 220),
+    "osteotomy": (255, 160, 40),
+    "current_axis": (215, 215, 215),
 }
+BOLD_ROLES = frozenset({"mechanical_axis", "mad", "osteotomy"})  # drawn at the style's axis width
 ABNORMAL_RGB = (255, 60, 60)
 SIDE_RGB = {Side.RIGHT: (80, 200, 255), Side.LEFT: (255, 190, 60)}
 LEGEND = (
@@ -604,11 +628,11 @@ def _draw_overlay(c: rl_canvas.Canvas, overlay: Overlay, mapping: _Mapping, clip
             continue  # wholly outside this view (another joint's arc)
         visible.append((line, pts))
     for line, pts in visible:
-        width = style.axis_width if line.role in ("mechanical_axis", "mad") else style.line_width
+        width = style.axis_width if line.role in BOLD_ROLES else style.line_width
         # a dark halo first, so that a light line stays visible over bright bone
         stroke(pts, width + 0.9 * style.line_width + 0.3, colors.black, 0.55, False)
     for line, pts in visible:
-        width = style.axis_width if line.role in ("mechanical_axis", "mad") else style.line_width
+        width = style.axis_width if line.role in BOLD_ROLES else style.line_width
         colour = _rgb(ABNORMAL_RGB if line.abnormal else ROLE_COLOURS.get(line.role, (255, 255, 255)))
         stroke(pts, width, colour, 1.0, line.dashed)
     c.setDash([])
@@ -835,18 +859,27 @@ class _PanelFlowable(Flowable):
 
 
 class _LegendFlowable(Flowable):
-    def __init__(self, fonts: _Fonts, width: float) -> None:
+    """A key to the line colours: (text, overlay role, dashed) entries, in `columns` columns."""
+
+    def __init__(self, fonts: _Fonts, width: float, entries: Sequence[tuple[str, str, bool]] = LEGEND,
+                 columns: int = 1) -> None:
         super().__init__()
-        self.fonts, self.width = fonts, width
+        self.fonts, self.width, self.entries, self.columns = fonts, width, tuple(entries), max(1, columns)
         self.row = 10.5
 
+    def _rows(self) -> int:
+        return math.ceil(len(self.entries) / self.columns)
+
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        return self.width, self.row * len(LEGEND)
+        return self.width, self.row * self._rows()
 
     def draw(self) -> None:
         c = self.canv
-        for i, (text, role, dashed) in enumerate(LEGEND):
-            y = self.row * (len(LEGEND) - i - 1) + 3
+        rows = self._rows()
+        for i, (text, role, dashed) in enumerate(self.entries):
+            c.saveState()
+            c.translate(self.width / self.columns * (i // rows), 0)
+            y = self.row * (rows - i % rows - 1) + 3
             c.setFillColor(colors.Color(0.15, 0.15, 0.15))
             c.rect(0, y - 2.5, 22, 7, stroke=0, fill=1)
             c.setStrokeColor(_rgb(ROLE_COLOURS[role]) if role else _rgb(ABNORMAL_RGB))
@@ -856,6 +889,7 @@ class _LegendFlowable(Flowable):
             c.setDash([])
             c.setFillColor(colors.Color(0.2, 0.2, 0.2))
             self.fonts.draw(c, 28, y - 1, text, 7.5)
+            c.restoreState()
 
 
 # --- the document --------------------------------------------------------------------------------------
@@ -1097,15 +1131,11 @@ def _key_table(ctx: _Context, width: float, st: dict[str, ParagraphStyle]) -> Ta
     for r, key in enumerate(KEY_VALUES, start=1):
         row: list[Any] = [_p(fonts, LABELS[key], st["cell"], bold=True)]
         for col, side in enumerate(sides, start=1):
-            limb = result.limbs[side]
-            value = format_value(key, limb) or "—"
-            flag = flag_text(key, limb) if value != "—" else ""
-            row.append(_p(fonts, value + (f" {flag}" if flag else ""), st["cell"], bold=bool(flag)))
-            if flag:
+            cell, bad = _flagged_cell(fonts, st, key, result.limbs[side])
+            row.append(cell)
+            if bad:
                 style += [("BACKGROUND", (col, r), (col, r), _ABNORMAL_BG), ("TEXTCOLOR", (col, r), (col, r),
                                                                              _ABNORMAL_TEXT)]
-                row[-1] = Paragraph(fonts.markup(value + f" {flag}", True),
-                                    ParagraphStyle("bad", parent=st["cell"], textColor=_ABNORMAL_TEXT))
         row.append(_p(fonts, _normal_for(key, sides, result), st["cellsmall"]))
         data.append(row)
     n = len(sides)
@@ -1113,6 +1143,17 @@ def _key_table(ctx: _Context, width: float, st: dict[str, ParagraphStyle]) -> Ta
     table = Table(data, colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle(style))
     return table
+
+
+def _flagged_cell(fonts: _Fonts, st: dict[str, ParagraphStyle], key: str, limb: LimbResult
+                  ) -> tuple[Paragraph, bool]:
+    """A table cell with the value and its flag ("79.3° LOW", bold red when abnormal); True when flagged."""
+    value = format_value(key, limb) or "—"
+    flag = flag_text(key, limb) if value != "—" else ""
+    if flag:
+        return Paragraph(fonts.markup(value + f" {flag}", True),
+                         ParagraphStyle("bad", parent=st["cell"], textColor=_ABNORMAL_TEXT)), True
+    return _p(fonts, value, st["cell"]), False
 
 
 def _normal_for(key: str, sides: Sequence[Side], result: CaseResult) -> str:
@@ -1296,6 +1337,748 @@ def _panel_pages(ctx: _Context, width: float, height: float, st: dict[str, Parag
     return out
 
 
+# --- the planning page -----------------------------------------------------------------------------------
+
+PLANNING_KEYS = ("mad_mm", "wbl_pct", "mfta_deg", "hka_deg", "mlpfa_deg", "mldfa_deg", "mpta_deg", "ldta_deg",
+                 "jlca_deg", "limb_length_mm")
+PLANNING_LAYERS = frozenset({Layer.AXES, Layer.JOINT_LINES, Layer.ANGLES, Layer.MAD})
+# labels left out of the planning drawings (their captions and the table give these values)
+PLANNING_QUIET_LABELS = frozenset({"hka_deg", "mad_mm", "jlca_deg"})
+FRAGMENT_BAND_MM = 45.0  # half-width of the band of film that moves with the distal fragment (as the viewer)
+RULE_WORDS = {  # Paley's osteotomy rules, as planning.md states them
+    1: "hinge on the bisector, cut through the CORA",
+    2: "hinge on the bisector, cut away from the CORA: the fragments translate at the cut",
+    3: "hinge off the bisector: a secondary translation deformity",
+}
+# what a drawing of the bone shows: its joints and its shaft
+_BONE_LANDMARKS = {Bone.FEMUR: (H, T, GT, N, F1, F2, CM, CL, K, PM, PL),
+                   Bone.TIBIA: (CM, CL, K, PM, PL, TS1, TS2, DM, DL, A)}
+PLANNING_LEGEND = (
+    ("Axis lines from the joints, CORA (circle), bisector", "cora_axis", True),
+    ("Osteotomy, hinge (square), wedge (shaded)", "osteotomy", False),
+    ("Mechanical axis (after: predicted)", "mechanical_axis", False),
+    ("Current mechanical axis (after drawings)", "current_axis", True),
+)
+
+
+@dataclass(slots=True)
+class _PlanEntry:
+    number: int
+    name: str
+    plan: dict[str, Any]
+    bone: Bone | None = None  # these three are drawn even when the plan cannot be computed
+    cut: tuple[tuple[float, float], tuple[float, float]] | None = None
+    hinge: tuple[float, float] | None = None
+    sim: Simulation | None = None
+    reason: str = ""  # why it cannot be computed
+    band: list[tuple[float, float]] = field(default_factory=list)  # the film that moves with the fragment
+
+
+def _drawable_point(value: Any) -> tuple[float, float] | None:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    try:
+        x, y = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
+    return (x, y) if math.isfinite(x) and math.isfinite(y) else None
+
+
+def _plan_entry(number: int, plan: Any) -> _PlanEntry:
+    """A plan's name, bone, cut and hinge as far as they can be read (for drawing and for the header)."""
+    plan = plan if isinstance(plan, dict) else {}
+    name = plan.get("name")
+    entry = _PlanEntry(number, name.strip() if isinstance(name, str) and name.strip() else f"Plan {number}", plan)
+    try:
+        entry.bone = Bone(plan.get("bone"))
+    except ValueError:
+        pass
+    ends = plan.get("osteotomy_px")
+    if isinstance(ends, (list, tuple)) and len(ends) == 2:
+        a, b = _drawable_point(ends[0]), _drawable_point(ends[1])
+        entry.cut = (a, b) if a is not None and b is not None else None
+    entry.hinge = _drawable_point(plan.get("hinge_px"))
+    return entry
+
+
+@dataclass(slots=True)
+class _LimbPlanning:
+    side: Side
+    references: ReferenceAngles | None
+    problem: str  # why nothing of the limb can be planned (malformed keys), else ""
+    coras: dict[Bone, Cora | None]
+    cora_reasons: dict[Bone, str]
+    entries: list[_PlanEntry]
+    wbl_now: float | None
+    region: tuple[int, int, int, int] = (0, 0, 1, 1)
+
+    @property
+    def computed(self) -> list[_PlanEntry]:
+        return [e for e in self.entries if e.sim is not None]
+
+
+def _fragment_band(case: Case, side: Side, plan: dict[str, Any], band_mm: float = FRAGMENT_BAND_MM
+                   ) -> list[tuple[float, float]]:
+    """The film that moves with the distal fragment, as the viewer draws it (gui.planning.fragment_polygon):
+    a band along the limb from the cut to about 60 mm past the ankle centre, `band_mm` either side of
+    the line from the cut's middle to the ankle; four corners in image pixels."""
+    (x0, y0), (x1, y1) = plan["osteotomy_px"]
+    limb = case.limbs.get(side)
+    ankle = limb.landmarks.get(A) if limb else None
+    row_mm, col_mm = case.pixel_spacing_mm or (1.0, 1.0)
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    if ankle is None:
+        ankle = (mx, my + 300.0 / row_mm)
+    ax, ay = ankle
+    dx, dy = ax - mx, ay - my
+    length = math.hypot(dx * col_mm, dy * row_mm) or 1.0
+    ux, uy = dx / length, dy / length
+    end = (ax + ux * 60.0, ay + uy * 60.0)
+    px_mm, py_mm = -uy * row_mm, ux * col_mm
+    n = math.hypot(px_mm, py_mm) or 1.0
+    wx, wy = (px_mm / n) * band_mm / col_mm, (py_mm / n) * band_mm / row_mm
+    half_cut = math.hypot((x1 - x0) * col_mm, (y1 - y0) * row_mm) / 2
+    scale_top = max(1.0, band_mm / max(half_cut, 1e-6))
+    cx0, cy0 = mx + (x0 - mx) * scale_top, my + (y0 - my) * scale_top
+    cx1, cy1 = mx + (x1 - mx) * scale_top, my + (y1 - my) * scale_top
+    b0, b1 = (end[0] - wx, end[1] - wy), (end[0] + wx, end[1] + wy)
+    if (b0[0] - b1[0]) * (cx0 - cx1) + (b0[1] - b1[1]) * (cy0 - cy1) < 0:
+        b0, b1 = b1, b0
+    return [(cx0, cy0), (cx1, cy1), b1, b0]
+
+
+def _limb_planning(ctx: _Context, side: Side) -> _LimbPlanning | None:
+    """The CORAs and the simulated plans of one limb, or None when it has no plan."""
+    case = ctx.case
+    limb = case.limbs.get(side)
+    raw = limb.extra.get("plans") if limb is not None else None
+    if raw is None or raw == []:
+        return None
+    lp = _LimbPlanning(side, None, "", {}, {}, [], None)
+    if not isinstance(raw, list):
+        lp.problem = f"'plans' of the {side} limb must be a list"
+        return lp
+    try:
+        lp.references = reference_angles(case, side, contralateral=ctx.result.limbs.get(side.other))
+    except CaseError as exc:  # a malformed reference_deg
+        lp.problem = str(exc)
+    try:
+        lp.wbl_now = wbl_pct(case, side)
+    except PlanUnavailable:
+        pass
+    for bone in (Bone.FEMUR, Bone.TIBIA):
+        lp.coras[bone] = None
+        if lp.references is None:
+            lp.cora_reasons[bone] = lp.problem
+            continue
+        try:
+            lp.coras[bone] = find_cora(case, side, bone, reference=lp.references)
+        except PlanUnavailable as exc:
+            lp.cora_reasons[bone] = str(exc)
+    for i, plan in enumerate(raw):
+        entry = _plan_entry(i + 1, plan)
+        name = entry.name
+        try:
+            spec = parse_plan(plan, i, case.calibrated)
+            if lp.problem:
+                raise PlanUnavailable(lp.problem)
+            entry.sim = simulate(case, side, spec, cora=lp.coras[spec.bone])
+            entry.band = _fragment_band(case, side, plan)
+        except PlanUnavailable as exc:
+            entry.reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one plan must not cost the whole report
+            log.warning("plan %r of the %s limb cannot be simulated", name, side, exc_info=True)
+            entry.reason = f"internal error ({type(exc).__name__}: {exc})"
+        if entry.reason:
+            ctx.warnings.append(f"Plan '{name}' of the {side} limb cannot be computed: "
+                                f"{_readable_reason(entry.reason)}.")
+        lp.entries.append(entry)
+    return lp
+
+
+def _unit_px(case: Case, rows: int) -> float:
+    """Image pixels for 20 mm on the film (build_overlay's arc radius), or 1.5 % of the height uncalibrated."""
+    if case.pixel_spacing_mm:
+        return 20.0 / min(case.pixel_spacing_mm)
+    return 0.015 * float(case.image.get("rows") or rows or 4000)
+
+
+def _planning_extent(ctx: _Context, lp: _LimbPlanning) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and half-size (image pixels) of what the drawings must show: the planned bones with
+    their joints (the whole limb when both bones are planned), the moved fragments and the CORAs,
+    with room for the arcs and labels."""
+    landmarks = ctx.case.limbs[lp.side].landmarks
+    bones = {e.bone for e in lp.entries if e.bone is not None} or {Bone.FEMUR, Bone.TIBIA}
+    names = {n for bone in bones for n in _BONE_LANDMARKS[bone]}
+    pts = [landmarks[n] for n in names if n in landmarks]
+    for entry in lp.entries:
+        pts += list(entry.cut or ())
+        if entry.sim is not None:
+            pts += [p for n, p in entry.sim.moved_px.items() if n in names]
+    for bone in bones:
+        cora = lp.coras.get(bone)
+        if cora is not None and cora.cora_px is not None:
+            pts.append(cora.cora_px)
+    if not pts:
+        pts = list(landmarks.values())
+    arr = np.array(pts, dtype=float)
+    lo, hi = arr.min(axis=0), arr.max(axis=0)
+    r = _unit_px(ctx.case, ctx.image_shape[0])
+    centre = (lo + hi) / 2.0 + np.array([0.0, -0.4 * r])  # a little more room above, for the tags
+    return centre, (hi - lo) / 2.0 + np.array([2.6 * r, 3.2 * r])
+
+
+def _planning_region(ctx: _Context, lp: _LimbPlanning, aspect: float) -> tuple[int, int, int, int]:
+    """The pixels the drawings show: `_planning_extent` widened to `aspect` (width / height) and
+    kept on the film where it fits."""
+    centre, half = _planning_extent(ctx, lp)
+    if half[0] / half[1] < aspect:
+        half[0] = half[1] * aspect
+    else:
+        half[1] = half[0] / aspect
+    rows, cols = ctx.image_shape
+    w, h = int(math.ceil(2 * half[0])), int(math.ceil(2 * half[1]))
+    x0 = int(math.floor(centre[0] - w / 2.0 + 0.5))
+    y0 = int(math.floor(centre[1] - h / 2.0 + 0.5))
+    if w <= cols:
+        x0 = min(max(x0, 0), cols - w)
+    if h <= rows:
+        y0 = min(max(y0, 0), rows - h)
+    return (x0, y0, x0 + w, y0 + h)
+
+
+def _moved_picture(ctx: _Context, region: tuple[int, int, int, int], out_w: int, out_h: int,
+                   band: Sequence[tuple[float, float]], matrix: Sequence[Sequence[float]]) -> np.ndarray:
+    """The film of `region` after the osteotomy: the band of the distal fragment darkened where it
+    was and drawn again through the fragment's affine `matrix` (image pixels), as the viewer shows it."""
+    x0, y0, x1, y1 = region
+    base = render_region(ctx.radiograph, x0, y0, x1, y1, out_w, out_h, ctx.window)
+    sx, sy = out_w / (x1 - x0), out_h / (y1 - y0)
+    poly = np.array(band, dtype=float)
+    m = np.vstack([np.array(matrix, dtype=float), [0.0, 0.0, 1.0]])
+    # the fragment is rendered from its own bounding box (it may come from outside the region)
+    bx0, by0 = (int(math.floor(v)) - 2 for v in poly.min(axis=0))
+    bx1, by1 = (int(math.ceil(v)) + 3 for v in poly.max(axis=0))
+    bw, bh = max(1, int(round((bx1 - bx0) * sx))), max(1, int(round((by1 - by0) * sy)))
+    source = render_region(ctx.radiograph, bx0, by0, bx1, by1, bw, bh, ctx.window)
+
+    def to_out(u0: float, v0: float, su: float, sv: float) -> np.ndarray:
+        # image coordinate x -> picture coordinate (x + 0.5 - u0) * s - 0.5 (pixel centres on both sides)
+        return np.array([[su, 0.0, (0.5 - u0) * su - 0.5], [0.0, sv, (0.5 - v0) * sv - 0.5], [0.0, 0.0, 1.0]])
+
+    dst, src = to_out(x0, y0, sx, sy), to_out(bx0, by0, bw / (bx1 - bx0), bh / (by1 - by0))
+    warp = (dst @ m @ np.linalg.inv(src))[:2]
+    moved = cv2.warpAffine(source, warp, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=0)
+
+    def mask(points: np.ndarray) -> np.ndarray:
+        out = np.zeros((out_h, out_w), np.uint8)
+        q = (np.c_[points, np.ones(len(points))] @ dst[:2].T) * 16.0
+        cv2.fillPoly(out, [np.round(q).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+        return out.astype(np.float32) / 255.0
+
+    was = mask(poly)
+    now = mask(np.c_[poly, np.ones(len(poly))] @ m[:2].T)
+    if base.ndim == 3:
+        was, now = was[..., None], now[..., None]
+    out = base.astype(np.float32) * (1.0 - 0.67 * was)  # the viewer's shade: black at alpha 170/255
+    out = out * (1.0 - now) + moved.astype(np.float32) * now
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _line_segment(point: tuple[float, float], direction: tuple[float, float], t0: float, t1: float
+                  ) -> tuple[tuple[float, float], tuple[float, float]]:
+    (px, py), (dx, dy) = point, direction
+    return (px + t0 * dx, py + t0 * dy), (px + t1 * dx, py + t1 * dy)
+
+
+def _lateral_x(ctx: _Context, side: Side) -> float:
+    """+1 when the limb's lateral side is toward increasing x in the image, else -1."""
+    limb = ctx.result.limbs.get(side)
+    if limb is not None and limb.frame is not None and abs(float(limb.frame.lat[0])) > 1e-9:
+        return 1.0 if float(limb.frame.lat[0]) > 0 else -1.0
+    return -1.0 if side is Side.RIGHT else 1.0
+
+
+def _before_overlay(ctx: _Context, lp: _LimbPlanning, style: _Style, scale: float) -> Overlay:
+    """The CORA construction of each bone (axis lines from the joints, the CORA, the transverse
+    bisector line) and each plan's cut, as overlay lines and labels (`scale`: points per pixel)."""
+    side = lp.side
+    x0, _y0, x1, _y1 = lp.region
+
+    def room(x: float, toward: float, text: str) -> bool:
+        """Whether most of `text` fits between image x and the drawing's edge in the direction `toward`."""
+        need = (ctx.fonts.width(text, style.font_size, bold=True) + style.font_size) / scale
+        return (x1 - x if toward > 0 else x - x0) >= 0.5 * need  # a label a little short is moved inside
+
+    r = _unit_px(ctx.case, ctx.image_shape[0])
+    lines: list[Polyline] = []
+    labels: list[Label] = []
+    lat = _lateral_x(ctx, side)
+    for cora in lp.coras.values():
+        if cora is None or cora.cora_px is None:
+            continue
+        for axis in (cora.proximal_axis_px, cora.distal_axis_px):
+            (px, py), (dx, dy) = axis.point_px, axis.direction_px
+            reach = (cora.cora_px[0] - px) * dx + (cora.cora_px[1] - py) * dy
+            lines.append(Polyline(_line_segment(axis.point_px, axis.direction_px, 0.0, reach + 3.0 * r),
+                                  Layer.AXES, "cora_axis", side, dashed=True))
+        if cora.bisector_px is not None:
+            lines.append(Polyline(_line_segment(cora.bisector_px.point_px, cora.bisector_px.direction_px,
+                                                -1.6 * r, 1.6 * r), Layer.AXES, "cora_bisector", side, dashed=True))
+        # above the CORA, lateral (the apex of a varus) unless the drawing has no room there
+        text = f"CORA {abs(cora.angle_deg):.1f}° {cora.direction}"
+        way = lat if room(cora.cora_px[0] + lat * 0.6 * r, lat, text) else -lat
+        labels.append(Label((cora.cora_px[0] + way * 0.6 * r, cora.cora_px[1] - 0.45 * r), text, Layer.AXES, side,
+                            direction=(way, -0.6)))
+    cuts: dict[tuple[float, ...], list[int]] = {}
+    for entry in lp.entries:
+        if entry.cut is None:
+            continue
+        key = tuple(round(v, 1) for p in entry.cut for v in p)
+        cuts.setdefault(key, []).append(entry.number)
+    for key, numbers in cuts.items():
+        a, b = (key[0], key[1]), (key[2], key[3])
+        lines.append(Polyline((a, b), Layer.AXES, "osteotomy", side))
+        if len(lp.entries) > 1:
+            end = min((a, b), key=lambda p: lat * p[0])  # the cut's medial end
+            labels.append(Label((end[0] - lat * 0.4 * r, end[1]), "cut " + ", ".join(map(str, numbers)),
+                                Layer.AXES, side, direction=(-lat, 0.0)))
+    return Overlay(tuple(lines), tuple(labels))
+
+
+def _after_overlay(ctx: _Context, lp: _LimbPlanning, entry: _PlanEntry) -> Overlay:
+    """The predicted analysis (build_overlay on the moved landmarks), the current mechanical axis,
+    the cut's two edges and the moved band's outline."""
+    case, sim, side = ctx.case, entry.sim, lp.side
+    moved = Case(image=case.image, pixel_spacing_mm=case.pixel_spacing_mm,
+                 calibration_source=case.calibration_source, patient_orientation=case.patient_orientation,
+                 limbs={side: Limb(dict(sim.moved_px))})
+    result = CaseResult({side: sim.predicted_result}, case.calibrated, case.calibration_source,
+                        case.pixel_spacing_mm)
+    predicted = build_overlay(moved, result).in_layers(set(ctx.options.layers) & PLANNING_LAYERS)
+    lines: list[Polyline] = []
+    labels: list[Label] = []
+    landmarks = case.limbs[side].landmarks
+    if H in landmarks and A in landmarks:
+        lines.append(Polyline((landmarks[H], landmarks[A]), Layer.AXES, "current_axis", side, dashed=True))
+    (c0, c1) = sim.cut_px
+    lines.append(Polyline((c0, c1), Layer.AXES, "osteotomy", side))
+    lines.append(Polyline((sim.transform.apply(c0), sim.transform.apply(c1)), Layer.AXES, "osteotomy", side))
+    return Overlay(tuple(lines) + predicted.polylines,
+                   tuple(labels) + tuple(lb for lb in predicted.labels if lb.key not in PLANNING_QUIET_LABELS))
+
+
+def _wedge_ends(ctx: _Context, sim: Simulation) -> list[tuple[str, tuple[float, float], float]]:
+    """(word, where the moved end of the cut is, opening) for the medial and lateral ends."""
+    lat = _lateral_x(ctx, sim.side)
+    (c0, c1) = sim.cut_px
+    medial, lateral = sorted((c0, c1), key=lambda p: lat * p[0])
+    return [("medial", sim.transform.apply(medial), sim.opening["medial"]),
+            ("lateral", sim.transform.apply(lateral), sim.opening["lateral"])]
+
+
+class _PlanDrawingFlowable(Flowable):
+    """The limb before the osteotomy (CORA construction, cuts, hinges) or after one plan (the distal
+    fragment of the film moved, the predicted lines and angles)."""
+
+    CAPTION = 24.0
+
+    def __init__(self, ctx: _Context, lp: _LimbPlanning, entry: _PlanEntry | None, width: float,
+                 height: float) -> None:
+        super().__init__()
+        self.ctx, self.lp, self.entry = ctx, lp, entry
+        self.width, self.height = width, height
+        self.title_size = 9.0  # the page's drawings share one size (set by _planning_pages)
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def _caption(self) -> tuple[str, list[tuple[str, bool]]]:
+        ctx, lp, entry = self.ctx, self.lp, self.entry
+        if entry is None:
+            limb, wbl, title = ctx.result.limbs.get(lp.side), lp.wbl_now, "Before"
+        else:
+            limb, wbl = entry.sim.predicted_result, entry.sim.predicted.get("wbl_pct")
+            title = f"After {entry.number}: {entry.name}"
+        parts: list[tuple[str, bool]] = []
+        value = format_value("mad_mm", limb) if limb is not None else ""
+        if value:
+            flag = flag_text("mad_mm", limb)
+            parts.append((f"MAD {value}" + (f" {flag}" if flag else ""), bool(flag)))
+        if wbl is not None:
+            parts.append((f"WBL {wbl:.1f} %", False))
+        return title, parts
+
+    def draw(self) -> None:
+        ctx, lp, entry, c = self.ctx, self.lp, self.entry, self.canv
+        fonts = ctx.fonts
+        x0, y0, x1, y1 = lp.region
+        w, img_h = self.width, self.height - self.CAPTION
+        scale = w / (x1 - x0)
+        title, parts = self._caption()
+        size = self.title_size
+        while len(title) > 4 and fonts.width(title, size, bold=True) > w:
+            title = title[:-2].rstrip() + "…"
+        c.setFillColor(colors.black)
+        fonts.draw(c, 0, self.height - 9, title, size, bold=True)
+
+        def fits(size: float) -> bool:
+            return sum(fonts.width(t, size, bold=b) + 5 for t, b in parts) <= w + 5
+
+        x, size = 0.0, 6.6
+        while size > 5.4 and not fits(size):
+            size -= 0.2
+        if not fits(size):  # a narrow drawing: the colour says abnormal, the table says how
+            parts = [(t.removesuffix(" HIGH").removesuffix(" LOW"), b) for t, b in parts]
+        while len(parts) > 1 and not fits(size):
+            parts = parts[:-1]
+        for text, bad in parts:
+            c.setFillColor(_ABNORMAL_TEXT if bad else colors.Color(0.25, 0.25, 0.25))
+            fonts.draw(c, x, self.height - 20, text, size, bold=bad)
+            x += fonts.width(text, size, bold=bad) + 5
+        c.setFillColor(colors.black)
+        c.rect(0, 0, w, img_h, stroke=0, fill=1)
+        if ctx.radiograph is not None:
+            out_w = max(1, int(round(w / 72.0 * ctx.options.dpi)))
+            out_h = max(1, int(round(img_h / 72.0 * ctx.options.dpi)))
+            if entry is None:
+                picture = render_region(ctx.radiograph, x0, y0, x1, y1, out_w, out_h, ctx.window)
+            else:
+                picture = _moved_picture(ctx, lp.region, out_w, out_h, entry.band, entry.sim.transform.matrix_px)
+            c.drawImage(_jpeg(picture, 88), 0, 0, w, img_h)
+        mapping = _Mapping(float(x0), float(y0), 0.0, img_h, scale)
+        clip = (0.0, 0.0, w, img_h)
+        style = _Style(line_width=0.75, axis_width=1.1, font_size=5.4, marker=0.0)
+        if entry is None:
+            mine = Overlay(tuple(p for p in ctx.overlay.polylines if p.side is lp.side and p.layer in PLANNING_LAYERS),
+                           tuple(lb for lb in ctx.overlay.labels if lb.side is lp.side and lb.layer in PLANNING_LAYERS
+                                 and lb.key not in PLANNING_QUIET_LABELS))
+            plan = _before_overlay(ctx, lp, style, scale)
+            _draw_overlay(c, Overlay(mine.polylines + plan.polylines, plan.labels + mine.labels), mapping, clip,
+                          style, fonts, only_inside=True)
+            self._marks(mapping, clip, [e.hinge for e in lp.entries if e.hinge is not None])
+        else:
+            self._wedge(mapping, clip)
+            _draw_overlay(c, _after_overlay(ctx, lp, entry), mapping, clip, style, fonts, only_inside=True)
+            self._marks(mapping, clip, [entry.sim.hinge_px], coras=False)
+            self._wedge_labels(mapping, clip)
+        self._lateral_tags(w, img_h)
+        if ctx.case.pixel_spacing_mm:
+            _scale_bar(c, fonts, w - 5, 5, scale / ctx.case.pixel_spacing_mm[1], w * 0.45)
+        c.setStrokeColor(colors.Color(0.6, 0.6, 0.6))
+        c.setLineWidth(0.5)
+        c.rect(0, 0, w, img_h, stroke=1, fill=0)
+
+    def _clip(self, clip: tuple[float, float, float, float]) -> None:
+        path = self.canv.beginPath()
+        path.rect(clip[0], clip[1], clip[2] - clip[0], clip[3] - clip[1])
+        self.canv.clipPath(path, stroke=0, fill=0)
+
+    def _marks(self, mapping: _Mapping, clip: tuple[float, float, float, float], hinges: Sequence[Sequence[float]],
+               coras: bool = True) -> None:
+        c = self.canv
+        c.saveState()
+        self._clip(clip)
+        if coras:
+            for cora in self.lp.coras.values():
+                if cora is not None and cora.cora_px is not None:
+                    x, y = mapping(*cora.cora_px)
+                    for width, colour in ((2.2, colors.black), (1.0, _rgb(ROLE_COLOURS["cora_axis"]))):
+                        c.setLineWidth(width)
+                        c.setStrokeColor(colour)
+                        c.circle(x, y, 3.2, stroke=1, fill=0)
+        for hinge in hinges:
+            x, y = mapping(float(hinge[0]), float(hinge[1]))
+            c.setLineWidth(0.5)
+            c.setStrokeColor(colors.black)
+            c.setFillColor(_rgb(ROLE_COLOURS["osteotomy"]))
+            c.rect(x - 2.0, y - 2.0, 4.0, 4.0, stroke=1, fill=1)
+        c.restoreState()
+
+    def _wedge(self, mapping: _Mapping, clip: tuple[float, float, float, float]) -> None:
+        """Shade the gap (opening) or the overlap (bone to resect) between the cut's two edges."""
+        sim = self.entry.sim
+        (c0, c1) = sim.cut_px
+        pts = [mapping(*c0), mapping(*c1), mapping(*sim.transform.apply(c1)), mapping(*sim.transform.apply(c0))]
+        c = self.canv
+        c.saveState()
+        self._clip(clip)
+        c.setFillColor(_rgb(ROLE_COLOURS["osteotomy"]))
+        c.setFillAlpha(0.45)
+        path = c.beginPath()
+        path.moveTo(*pts[0])
+        for p in pts[1:]:
+            path.lineTo(*p)
+        path.close()
+        c.drawPath(path, stroke=0, fill=1, fillMode=0)
+        c.restoreState()
+
+    def _wedge_labels(self, mapping: _Mapping, clip: tuple[float, float, float, float]) -> None:
+        """The opening at each end of the cut that opens or overlaps, beside that end."""
+        ctx, sim, c = self.ctx, self.entry.sim, self.canv
+        lat = _lateral_x(ctx, sim.side)
+        for word, where, value in _wedge_ends(ctx, sim):
+            if round(value, 1) == 0:
+                continue
+            x, y = mapping(*where)
+            outward = lat if word == "lateral" else -lat  # page x grows with image x
+            text = f"{_plus_minus(value)} {sim.unit}"
+            size = 5.4
+            tw = ctx.fonts.width(text, size, bold=True) + 4
+            bx = x + 3 if outward > 0 else x - 3 - tw
+            bx = min(max(bx, clip[0] + 1), clip[2] - tw - 1)
+            c.setFillColor(_rgb(ROLE_COLOURS["osteotomy"]))
+            c.setFillAlpha(0.9)
+            c.roundRect(bx, y - 4, tw, size + 3, 1.2, stroke=0, fill=1)
+            c.setFillAlpha(1.0)
+            c.setFillColor(colors.black)
+            ctx.fonts.draw(c, bx + 2, y - 2, text, size, bold=True)
+
+    def _lateral_tags(self, w: float, h: float) -> None:
+        c, fonts = self.canv, self.ctx.fonts
+        lat = _lateral_x(self.ctx, self.lp.side)
+        for x, word in ((2.0, "LAT" if lat < 0 else "MED"), (w - 2.0, "MED" if lat < 0 else "LAT")):
+            tw = fonts.width(word, 6, bold=True) + 4
+            bx = x if x < w / 2 else x - tw
+            c.setFillColor(colors.black)
+            c.setFillAlpha(0.7)
+            c.roundRect(bx, h - 11, tw, 9, 1.2, stroke=0, fill=1)
+            c.setFillAlpha(1.0)
+            c.setFillColor(colors.white)
+            fonts.draw(c, bx + 2, h - 8.8, word, 6, bold=True)
+
+
+def _plus_minus(value: float) -> str:
+    """+4.2, -4.2, or 0.0 when it rounds to zero (no "-0.0")."""
+    return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
+
+
+def _signed_words(value: float, unit: str, plus: str, minus: str, digits: int = 1) -> str:
+    """"4.2 mm medial" for +4.2, "1.1 mm lateral" for -1.1, "0.0 mm" when it rounds to zero."""
+    if round(value, digits) == 0:
+        return f"{0:.{digits}f} {unit}"
+    return f"{abs(value):.{digits}f} {unit} {plus if value > 0 else minus}"
+
+
+def _plan_header(ctx: _Context, entry: _PlanEntry, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """What the surgeon does and what it leaves: angle, rule, wedge, translation, length."""
+    fonts = ctx.fonts
+    bone = str(entry.bone) if entry.bone is not None else str(entry.plan.get("bone") or "bone not given")
+    head = fonts.markup(f"{entry.number} · {entry.name}", True) + fonts.markup(f" — {bone}")
+    sim = entry.sim
+    if sim is None:
+        return [Paragraph(head + fonts.markup(": cannot be computed: ") + "<b>"
+                          + fonts.markup(_readable_reason(entry.reason)) + "</b>", st["warn"])]
+    u = sim.unit
+    turn = f"{abs(sim.angle_deg):.1f}° toward {'valgus' if sim.angle_deg >= 0 else 'varus'}"
+    if sim.solved and sim.target is not None:
+        key, value = sim.target
+        turn += (f", solved for WBL {value:g} %" if key == "wbl_pct" else f", solved for MAD {value:g} mm")
+    else:
+        turn += ", as entered"
+    first = head + fonts.markup(": ") + "<b>" + fonts.markup(turn) + "</b>" + fonts.markup(". ")
+    if sim.translation:
+        first += fonts.markup(f"Shifted {abs(sim.translation):.1f} mm along the cut toward "
+                              f"{'lateral' if sim.translation > 0 else 'medial'}. ")
+    if sim.rule is None:
+        first += fonts.markup(f"Paley's rules: — (the {bone} has no CORA).")
+    else:
+        first += (fonts.markup(f"Paley's rule {sim.rule}", True)
+                  + fonts.markup(f": {RULE_WORDS[sim.rule]} (hinge {sim.hinge_to_bisector:.0f} {u} from the "
+                                 f"bisector line, cut {sim.cut_to_cora:.0f} {u} from the CORA)."))
+    lines = [first]
+    wedge = (f"{sim.wedge.capitalize()} wedge" if sim.wedge != "none" else "No wedge")
+    text = fonts.markup(wedge, True) + fonts.markup(
+        f": medial {_plus_minus(sim.opening['medial'])} {u}, lateral {_plus_minus(sim.opening['lateral'])} {u} "
+        "(+ opens, − resect).")
+    if sim.axis_translation is not None:
+        where = "" if sim.axis_translation_basis == "cora" else " (at the distal joint centre)"
+        text += fonts.markup(" Axis translation left: ") + fonts.markup(
+            _signed_words(sim.axis_translation, u, "medial", "lateral") + where, True) + fonts.markup(".")
+    if sim.length_change is not None:
+        text += fonts.markup(" Length change: ") + fonts.markup(f"{_plus_minus(sim.length_change)} {u}", True) + "."
+    lines.append(text)
+    return [Paragraph("<br/>".join(lines), st["body"])]
+
+
+def _cora_table(ctx: _Context, lp: _LimbPlanning, width: float, st: dict[str, ParagraphStyle]) -> Table:
+    fonts = ctx.fonts
+    data: list[list[Any]] = [[_p(fonts, h, st["cell"], bold=True)
+                              for h in ("Bone", "Angulation", "Level of the CORA", "Offset")]]
+    for bone in (Bone.FEMUR, Bone.TIBIA):
+        cora = lp.coras.get(bone)
+        proximal, distal = JOINT_WORDS[bone]
+        if cora is None:
+            row = ["—", f"not found ({_readable_reason(lp.cora_reasons.get(bone, 'not available'))})", ""]
+        elif cora.cora_px is None:
+            shift = _signed_words(cora.translation, cora.unit, "medial", "lateral", 0)
+            row = [f"{abs(cora.angle_deg):.1f}°: no CORA (under 2°)", "—",
+                   f"{distal} {shift} {'from' if shift.count(' ') == 1 else 'of'} the proximal axis line"]
+        else:
+            u = cora.unit
+            row = [f"{abs(cora.angle_deg):.1f}° {cora.direction}",
+                   f"{cora.from_proximal:.0f} {u} below the {proximal}, {cora.from_distal:.0f} {u} above the {distal}",
+                   (f"{_signed_words(cora.offset, u, 'lateral', 'medial', 0)} of the {proximal.split()[0]}–"
+                    f"{distal.split()[0]} line")]
+        data.append([_p(fonts, bone.value.capitalize(), st["cell"], bold=True)]
+                    + [_p(fonts, t, st["cell"]) for t in row])
+    table = Table(data, colWidths=_fill_widths([15 * mm, 38 * mm, None, None], width, weights=[0, 0, 1.45, 1.0]))
+    table.setStyle(TableStyle([
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, _ACCENT), ("LINEBELOW", (0, 1), (-1, -1), 0.25, _RULE),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.4), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.4),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]))
+    return table
+
+
+def _prediction_table(ctx: _Context, lp: _LimbPlanning, width: float, st: dict[str, ParagraphStyle]) -> Table:
+    """Measurement | Current | Predicted (one column per plan) | Normal, abnormal values flagged."""
+    fonts = ctx.fonts
+    entries = lp.computed
+    current = ctx.result.limbs.get(lp.side)
+    head = [_p(fonts, "Measurement", st["cell"], bold=True), _p(fonts, "Current", st["cell"], bold=True)]
+    head += [_p(fonts, f"After {e.number}: {e.name}", st["cell"], bold=True) for e in entries]
+    head.append(_p(fonts, "Normal", st["cell"], bold=True))
+    data: list[list[Any]] = [head]
+    style = [
+        ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.92, 0.95)),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.7, _ACCENT), ("LINEBELOW", (0, 1), (-1, -1), 0.25, _RULE),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.2), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.4),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3.5), ("RIGHTPADDING", (0, 0), (-1, -1), 3.5),
+    ]
+    for r, key in enumerate(PLANNING_KEYS, start=1):
+        if key == "wbl_pct":
+            row: list[Any] = [_p(fonts, "WBL", st["cell"], bold=True),
+                              _p(fonts, "—" if lp.wbl_now is None else f"{lp.wbl_now:.1f} %", st["cell"])]
+            row += [_p(fonts, f"{e.sim.predicted['wbl_pct']:.1f} %" if "wbl_pct" in e.sim.predicted else "—",
+                       st["cell"]) for e in entries]
+            row.append(_p(fonts, "Fujisawa point 62.5 %", st["cellsmall"]))
+        else:
+            row = [_p(fonts, LABELS[key], st["cell"], bold=True)]
+            for col, limb in enumerate([current] + [e.sim.predicted_result for e in entries], start=1):
+                if limb is None:
+                    row.append(_p(fonts, "—", st["cell"]))
+                    continue
+                cell, bad = _flagged_cell(fonts, st, key, limb)
+                row.append(cell)
+                if bad:
+                    style += [("BACKGROUND", (col, r), (col, r), _ABNORMAL_BG)]
+            row.append(_p(fonts, _normal_for(key, [lp.side], ctx.result), st["cellsmall"]))
+        data.append(row)
+    n = len(entries) + 1
+    widths = _fill_widths([24 * mm] + [None] * n + [None], width, weights=[0] + [1.0] * n + [1.2])
+    table = Table(data, colWidths=widths, repeatRows=1)
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _growth_flowables(ctx: _Context, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The multiplier prediction of planning.md (from `plan_case`), or why there is none."""
+    fonts = ctx.fonts
+    case = ctx.case.copy()  # without the plans and references: a malformed plan says nothing of growth
+    for limb in case.limbs.values():
+        limb.extra.pop("plans", None)
+        limb.extra.pop("reference_deg", None)
+    try:
+        planned = plan_case(case)
+    except CaseError as exc:
+        return [_p(fonts, f"Growth: — ({exc})", st["small"])]
+    except Exception as exc:  # noqa: BLE001 - the growth lines must not cost the whole report
+        log.warning("growth prediction failed", exc_info=True)
+        return [_p(fonts, f"Growth: — (internal error: {type(exc).__name__})", st["small"])]
+    growth = planned.get("growth")
+    title = fonts.markup("Growth (multiplier method, Paley et al. 2000): ", True)
+    if growth is None:
+        reason = planned.get("unavailable", {}).get("growth", "not available")
+        return [Paragraph(title + fonts.markup(f"not predicted ({_readable_reason(reason)})."), st["body"])]
+    m, lld, at = growth["multiplier"], growth["lld_mm"], growth["lld_at_maturity_mm"]
+
+    def lld_words(v: float) -> str:
+        return f"{abs(v):.0f} mm" + ("" if round(v) == 0 else f" ({'right' if v > 0 else 'left'} longer)")
+
+    who = growth["sex"] + ("" if ctx.options.anonymize else f", {growth['age_years']:g} years")
+    if m <= 1.0:
+        text = (f"{who}: skeletally mature (multiplier 1.0), no further growth; the discrepancy stays "
+                f"{lld_words(lld)}.")
+        return [Paragraph(title + fonts.markup(text), st["body"])]
+    remaining = growth["growth_remaining_mm"]
+    text = (f"{who}, multiplier {m:.3f}. LLD now {lld_words(lld)}, at maturity {lld_words(at)}. "
+            f"Growth remaining: right {remaining['right']:.0f} mm, left {remaining['left']:.0f} mm.")
+    return [Paragraph(title + fonts.markup(text), st["body"]), Spacer(1, 1.5), _p(fonts, growth["note"], st["small"])]
+
+
+def _planning_pages(ctx: _Context, width: float, height: float, st: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """One page per limb with osteotomy plans: the CORAs, before and after drawings, each plan's
+    correction, the predicted values and the growth prediction."""
+    fonts = ctx.fonts
+    out: list[Flowable] = []
+    for side in (Side.RIGHT, Side.LEFT):
+        lp = _limb_planning(ctx, side)
+        if lp is None:
+            continue
+        top: list[Flowable] = [PageBreak(), _p(fonts, f"Osteotomy planning: {side.label.lower()} limb", st["h1"]),
+                               Spacer(1, 2)]
+        intro = "Frontal plane, after Paley (Principles of Deformity Correction, 2002)."
+        if lp.references is not None:
+            intro += " Planned against the reference angles " + ", ".join(
+                f"{LABELS[k]} {v:.1f}° ({SOURCE_WORDS.get(str(lp.references.sources[k]), '')})"
+                for k, v in lp.references.values.items()) + "."
+        top.append(_p(fonts, intro, st["small"]))
+        if not ctx.case.calibrated:
+            top.append(_p(fonts, "Uncalibrated film: every length on this page is in pixels, not millimetres; "
+                                 "angles, WBL and the rules are unaffected.", st["warn"], True))
+        if lp.problem:
+            top.append(_p(fonts, f"The plans cannot be computed: {lp.problem}", st["warn"], True))
+        top += [Spacer(1, 4), _cora_table(ctx, lp, width, st)]
+        for cora in lp.coras.values():
+            for note in (cora.notes if cora is not None else ()):
+                top.append(_p(fonts, f"Note: {note}", st["warn"]))
+        top.append(Spacer(1, 6))
+
+        below: list[Flowable] = [Spacer(1, 2), _LegendFlowable(fonts, width, PLANNING_LEGEND, columns=2),
+                                 Spacer(1, 6)]
+        for entry in lp.entries:
+            below += _plan_header(ctx, entry, st) + [Spacer(1, 3)]
+        if lp.computed:
+            below += [Spacer(1, 3), _prediction_table(ctx, lp, width, st), Spacer(1, 2),
+                      _p(fonts, "Predicted: the measurements of this film with the distal fragment moved as planned "
+                                "(the soft tissues and the joints' laxity are not modelled).", st["small"])]
+        below += [Spacer(1, 6)] + _growth_flowables(ctx, st)
+
+        # the drawings take the height left on the page
+        used = sum(f.wrap(width, height)[1] + f.getSpaceBefore() + f.getSpaceAfter() for f in top[1:] + below)
+        n = 1 + len(lp.computed)
+        per_row = min(n, 3)
+        gap = 8.0
+        cell_w = (width - gap * (per_row - 1)) / per_row
+        rows_n = math.ceil(n / per_row)
+        pic_h = (height - used - 14.0) / rows_n - _PlanDrawingFlowable.CAPTION - gap * (rows_n - 1)
+        pic_h = min(max(pic_h, 170.0), 520.0)
+        _centre, half = _planning_extent(ctx, lp)
+        cell_w = min(cell_w, pic_h * max(float(half[0] / half[1]), 0.3))  # a bone is tall: no wider than it
+        lp.region = _planning_region(ctx, lp, cell_w / pic_h)
+        cells = [_PlanDrawingFlowable(ctx, lp, None, cell_w, pic_h + _PlanDrawingFlowable.CAPTION)]
+        cells += [_PlanDrawingFlowable(ctx, lp, e, cell_w, pic_h + _PlanDrawingFlowable.CAPTION) for e in lp.computed]
+        title_size = 9.0
+        while title_size > 7.0 and any(fonts.width(cell._caption()[0], title_size, bold=True) > cell_w
+                                       for cell in cells):
+            title_size -= 0.5
+        for cell in cells:
+            cell.title_size = title_size
+        grid: list[list[Any]] = [cells[i:i + per_row] for i in range(0, n, per_row)]
+        grid[-1] += [""] * (per_row - len(grid[-1]))
+        drawings = Table(grid, colWidths=[cell_w + gap] * per_row,
+                         rowHeights=[pic_h + _PlanDrawingFlowable.CAPTION + gap] * rows_n, hAlign="CENTER")
+        drawings.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                      ("TOPPADDING", (0, 0), (-1, -1), 0), ("BOTTOMPADDING", (0, 0), (-1, -1), 0),
+                                      ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        out += top + [drawings] + below
+    return out
+
+
 def _numbered_canvas(ctx: _Context, page_size: tuple[float, float], margins: tuple[float, float, float, float]
                      ) -> type[rl_canvas.Canvas]:
     """A canvas that defers the footer until the page count is known ("page 2 of 3")."""
@@ -1455,6 +2238,8 @@ def build_report(case: Case, case_path: Path | None, radiograph: Any, out_path: 
     panels = _panel_specs(ctx) if options.joint_panels else []
     if options.joint_panels:
         story += _panel_pages(ctx, frame_w, page_h - top - bottom - 10, st)
+    if options.planning:
+        story += _planning_pages(ctx, frame_w, page_h - top - bottom - 10, st)
 
     folder = out_path.parent if str(out_path.parent) else Path(".")
     try:

@@ -54,7 +54,7 @@ def format_value(key: str, result: LimbResult) -> str:
     """The value as a reader sees it ("87.0°", "17 mm medial", "5334 px"), or "" when unavailable."""
     if key.endswith("_deg"):
         value = result.values.get(key)
-        return "" if value is None else f"{value:.1f}°"
+        return "" if value is None else f"{value + 0.0:.1f}°".replace("-0.0°", "0.0°")
     value = result.values.get(key)
     unit = "mm"
     if value is None:

@@ -24,7 +24,7 @@ from measurements.landmarks import Side
 from measurements.measure import measure_case
 from measurements.overlay import Layer
 
-from ..report import (JOINTS, ReportError, ReportInfo, ReportOptions, build_report, load_report_settings,
+from ..report import (JOINTS, case_reader, ReportError, ReportInfo, ReportOptions, build_report, load_report_settings,
                       printed_header, settings_path)
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,13 @@ class ReportDialog(QDialog):
         self.remember_check = QCheckBox("Remember the clinic name and logo")
         self.remember_check.setChecked(True)
         case = doc_like.case
-        self.reader_edit = QLineEdit(str(case.extra.get("reader") or "").strip() or _os_user())
+        self.reader_edit = QLineEdit(case_reader(case) or _os_user())
 
         # --- content
         self.panels_check = QCheckBox("Zoomed views of each hip, knee and ankle")
         self.panels_check.setChecked(True)
+        self.planning_check = QCheckBox("A planning page for each limb with osteotomy plans")
+        self.planning_check.setChecked(True)
         self.layer_checks: dict[Layer, QCheckBox] = {}
         layers_box = QGroupBox("Lines drawn on the film")
         layers_layout = QHBoxLayout(layers_box)
@@ -146,6 +148,7 @@ class ReportDialog(QDialog):
         left.addWidget(self.institution_check)
         left.addWidget(layers_box)
         left.addWidget(self.panels_check)
+        left.addWidget(self.planning_check)
         left.addStretch(1)
         left.addWidget(self.open_check)
         right = QVBoxLayout()
@@ -164,7 +167,8 @@ class ReportDialog(QDialog):
         layout.addLayout(body, 1)
         layout.addWidget(self.buttons)
 
-        for widget in (self.anonymize_check, self.institution_check, self.panels_check, *self.layer_checks.values()):
+        for widget in (self.anonymize_check, self.institution_check, self.panels_check, self.planning_check,
+                       *self.layer_checks.values()):
             widget.toggled.connect(self._update_preview)
         for edit in (self.clinic_edit, self.reader_edit, self.logo_edit):
             edit.textChanged.connect(self._update_preview)
@@ -183,6 +187,7 @@ class ReportDialog(QDialog):
             clinic_logo=Path(logo).expanduser() if logo else None,
             reader=self.reader_edit.text().strip() or None,
             joint_panels=self.panels_check.isChecked(),
+            planning=self.planning_check.isChecked(),
             layers=frozenset(layer for layer, check in self.layer_checks.items() if check.isChecked()),
             window=self.window_override,
             # unsaved edits were made now, not when the case file was last written
@@ -217,6 +222,10 @@ class ReportDialog(QDialog):
         if options.joint_panels:
             views = self._joint_views()
             pages.append("Page 3: zoomed views: " + (", ".join(views) if views else "none (too few landmarks)"))
+        planned = self._planned_limbs()
+        if options.planning and planned:
+            pages.append("Then a planning page per limb: " + "; ".join(planned)
+                         + " (CORA, before and after drawings, predicted values, growth)")
         warnings = []
         if not self.doc.case.calibrated:
             warnings.append("The film is uncalibrated: every length prints in pixels.")
@@ -225,6 +234,16 @@ class ReportDialog(QDialog):
         html = (f"<table>{table}</table><p>{'<br>'.join(escape(p) for p in pages)}</p>"
                 + "".join(f"<p style='color:#a00000'>{escape(w)}</p>" for w in warnings))
         self.preview.setHtml(html)
+
+    def _planned_limbs(self) -> list[str]:
+        """The limbs with osteotomy plans, as "right limb, 2 plans"."""
+        out = []
+        for side in (Side.RIGHT, Side.LEFT):
+            limb = self.doc.case.limbs.get(side)
+            plans = limb.extra.get("plans") if limb is not None else None
+            if isinstance(plans, list) and plans:
+                out.append(f"{side.label.lower()} limb, {len(plans)} plan{'s' if len(plans) > 1 else ''}")
+        return out
 
     def _joint_views(self) -> list[str]:
         views = []
