@@ -1647,7 +1647,12 @@ def _landmarks(case: Case) -> dict[str, dict[str, tuple[float, float]]]:
 
 
 def install_practice(window) -> PracticeController:
-    """Add practice mode to the main window: the Practice menu, its dock and its scene items."""
+    """Add practice mode to the main window: the Practice menu, its dock and its scene items.
+
+    Installing twice returns the controller already there (one Practice menu, one dock)."""
+    existing = getattr(window, "practice", None)
+    if isinstance(existing, PracticeController):
+        return existing
     controller = PracticeController(window)
     window.practice = controller
     return controller

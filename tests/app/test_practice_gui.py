@@ -334,3 +334,11 @@ def test_save_case_as_key_then_practise_it_from_the_clinic_folder(qtbot, window,
         chooser.accept()
     assert practice.session is not None and practice.panel.title.text() == "Key 1"
     assert not any(limb.landmarks for limb in window.doc.case.limbs.values())
+
+
+def test_one_practice_menu(window):
+    from deformity_app.gui.practice import install_practice
+
+    assert install_practice(window) is window.practice
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles.count("&Practice") + titles.count("Practice") == 1
