@@ -245,7 +245,7 @@ def upload_films(server: Orthanc, folder: Path) -> Films:
         if found is None:
             pytest.skip("RG3_J2KR.dcm is neither in shared/data nor in pydicom-data")
         j2k = Path(found)
-    tiny = RADIOGRAPHS / "pcir_CR1_6154.dcm"
+    tiny = Path(__file__).resolve().parent / "data" / "pcir_CR1_6154.dcm"  # copied here with its licence
     for path in (film, j2k, tiny):
         server.upload(path)
     demo = pydicom.dcmread(film, stop_before_pixels=True)

@@ -226,6 +226,10 @@ def test_only_the_kinds_asked_for(exported, tmp_path):
 def test_uncalibrated_monochrome1_compressed_film(tmp_path):
     """A real CR (JPEG 2000, MONOCHROME1, no pixel spacing): lengths in pixels, an inverse presentation."""
     film = RADIOGRAPHS / "RG3_J2KR.dcm"
+    if not film.exists():  # the same file ships in pydicom-data, a test dependency
+        from pydicom.data import get_testdata_file
+
+        film = Path(get_testdata_file("RG3_J2KR.dcm"))
     header = pydicom.dcmread(film, stop_before_pixels=True)
     case = load_case_from({"format": "deformity-case/1",
                            "image": {"path": str(film), "sop_instance_uid": str(header.SOPInstanceUID),
