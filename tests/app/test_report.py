@@ -509,7 +509,7 @@ def test_cli_default_output_beside_the_case(demo, tmp_path):
     assert (folder / "demo.report.pdf").read_bytes().startswith(b"%PDF")
 
 
-def _refused(proc: subprocess.CompletedProcess, path: Path, reason: str) -> None:
+def _assert_refused(proc: subprocess.CompletedProcess, path: Path, reason: str) -> None:
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -519,25 +519,25 @@ def _refused(proc: subprocess.CompletedProcess, path: Path, reason: str) -> None
 
 def test_cli_refuses_a_missing_case(tmp_path):
     path = tmp_path / "nope.case.json"
-    _refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "file not found")
+    _assert_refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "file not found")
     assert not (tmp_path / "r.pdf").exists()
 
 
 def test_cli_refuses_a_broken_case(tmp_path):
     path = tmp_path / "broken.case.json"
     path.write_text('{"format": "deformity-case/1", "limbs": {"right": {"landmarks": {"knee')
-    _refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "not valid JSON")
+    _assert_refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "not valid JSON")
 
 
 def test_cli_refuses_a_case_whose_film_is_missing(demo, tmp_path):
     _film, case_path = demo
     path = tmp_path / "moved.case.json"
     shutil.copy(case_path, path)  # its film (demo.dcm, relative) is not in this folder
-    _refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "could not be found")
+    _assert_refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "could not be found")
     data = json.loads(path.read_text())
     del data["image"]["path"]
     path.write_text(json.dumps(data))
-    _refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "names no film")
+    _assert_refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "names no film")
 
 
 def test_cli_refuses_a_film_of_another_size(demo, tmp_path):
@@ -546,7 +546,7 @@ def test_cli_refuses_a_film_of_another_size(demo, tmp_path):
     data = json.loads(case_path.read_text())
     data["image"]["path"] = RG3
     path.write_text(json.dumps(data))
-    _refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "1760 x 1760 pixels")
+    _assert_refused(_cli("report", str(path), "--out", str(tmp_path / "r.pdf")), path, "1760 x 1760 pixels")
 
 
 def test_cli_report_never_starts_qt(demo, tmp_path):
@@ -566,5 +566,5 @@ def test_cli_refuses_a_logo_that_is_not_an_image(demo, tmp_path):
     _film, case_path = demo
     logo = tmp_path / "logo.png"
     logo.write_text("not a picture")
-    _refused(_cli("report", str(case_path), "--out", str(tmp_path / "r.pdf"), "--logo", str(logo)), logo,
+    _assert_refused(_cli("report", str(case_path), "--out", str(tmp_path / "r.pdf"), "--logo", str(logo)), logo,
              "cannot be read as an image")
