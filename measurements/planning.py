@@ -1001,3 +1001,33 @@ def _growth(case: Case, measured: CaseResult, patient: Patient) -> tuple[dict[st
         return predict_growth(right, left, patient.age_years, patient.sex).to_json(JSON_DECIMALS), ""
     except GrowthError as exc:
         return None, str(exc)
+
+
+def fragment_band_px(case: Case, side: Side | str, plan: Mapping[str, Any], band_mm: float = 45.0
+                     ) -> list[tuple[float, float]]:
+    """The part of the film that moves with the distal fragment (drawn by the viewer and the report):
+    a band along the limb from the cut to about 60 mm past the ankle centre, `band_mm` either side of
+    the line from the cut's middle to the ankle; four corners in image pixels."""
+    (x0, y0), (x1, y1) = plan["osteotomy_px"]
+    limb = case.limbs.get(Side(side))
+    ankle = limb.landmarks.get("ankle_center") if limb else None
+    row_mm, col_mm = case.pixel_spacing_mm or (1.0, 1.0)
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    if ankle is None:
+        ankle = (mx, my + 300.0 / row_mm)
+    ax, ay = ankle
+    dx, dy = ax - mx, ay - my
+    length = math.hypot(dx * col_mm, dy * row_mm) or 1.0
+    ux, uy = dx / length, dy / length
+    end = (ax + ux * 60.0, ay + uy * 60.0)
+    px_mm, py_mm = -uy * row_mm, ux * col_mm
+    n = math.hypot(px_mm, py_mm) or 1.0
+    wx, wy = (px_mm / n) * band_mm / col_mm, (py_mm / n) * band_mm / row_mm
+    half_cut = math.hypot((x1 - x0) * col_mm, (y1 - y0) * row_mm) / 2
+    scale_top = max(1.0, band_mm / max(half_cut, 1e-6))
+    cx0, cy0 = mx + (x0 - mx) * scale_top, my + (y0 - my) * scale_top
+    cx1, cy1 = mx + (x1 - mx) * scale_top, my + (y1 - my) * scale_top
+    b0, b1 = (end[0] - wx, end[1] - wy), (end[0] + wx, end[1] + wy)
+    if (b0[0] - b1[0]) * (cx0 - cx1) + (b0[1] - b1[1]) * (cy0 - cy1) < 0:
+        b0, b1 = b1, b0
+    return [(cx0, cy0), (cx1, cy1), b1, b0]

@@ -42,6 +42,7 @@ from measurements.planning import (
     PlanUnavailable,
     Simulation,
     find_cora,
+    fragment_band_px,
     reference_angles,
     simulate,
     wbl_pct,
@@ -92,35 +93,8 @@ def _line_through_rect(point: tuple[float, float], direction: tuple[float, float
 
 
 def fragment_polygon(case: Case, side: Side, plan: dict[str, Any], band_mm: float = FRAGMENT_BAND_MM) -> QPolygonF:
-    """The part of the film that moves with the distal fragment: a band along the limb from the cut
-    to below the ankle, `band_mm` either side of the cut's centre line (image pixels)."""
-    (x0, y0), (x1, y1) = plan["osteotomy_px"]
-    limb = case.limbs.get(side)
-    ankle = limb.landmarks.get("ankle_center") if limb else None
-    row_mm, col_mm = case.pixel_spacing_mm or (1.0, 1.0)
-    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
-    if ankle is None:
-        ankle = (mx, my + 300.0 / row_mm)
-    ax, ay = ankle
-    # the band axis runs from the cut's middle past the ankle by about 60 mm
-    dx, dy = ax - mx, ay - my
-    length = math.hypot(dx * col_mm, dy * row_mm) or 1.0
-    ux, uy = dx / length, dy / length  # pixels per mm along the axis
-    end = (ax + ux * 60.0, ay + uy * 60.0)
-    # perpendicular in physical space, back to pixels
-    px_mm, py_mm = -uy * row_mm, ux * col_mm
-    n = math.hypot(px_mm, py_mm) or 1.0
-    wx, wy = (px_mm / n) * band_mm / col_mm, (py_mm / n) * band_mm / row_mm
-    # the cut's own ends bound the top edge, widened to the band when the cut is short
-    half_cut = math.hypot((x1 - x0) * col_mm, (y1 - y0) * row_mm) / 2
-    scale_top = max(1.0, band_mm / max(half_cut, 1e-6))
-    cx0, cy0 = mx + (x0 - mx) * scale_top, my + (y0 - my) * scale_top
-    cx1, cy1 = mx + (x1 - mx) * scale_top, my + (y1 - my) * scale_top
-    # order the bottom corners like the top ones
-    b0, b1 = (end[0] - wx, end[1] - wy), (end[0] + wx, end[1] + wy)
-    if (b0[0] - b1[0]) * (cx0 - cx1) + (b0[1] - b1[1]) * (cy0 - cy1) < 0:
-        b0, b1 = b1, b0
-    return QPolygonF([QPointF(cx0, cy0), QPointF(cx1, cy1), QPointF(*b1), QPointF(*b0)])
+    """The part of the film that moves with the distal fragment (measurements.planning.fragment_band_px)."""
+    return QPolygonF([QPointF(x, y) for x, y in fragment_band_px(case, side, plan, band_mm)])
 
 
 class FragmentItem(QGraphicsItem):
