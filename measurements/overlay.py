@@ -90,10 +90,10 @@ def arc_points(vertex: Point, toward_a: Point, toward_b: Point, radius: float, s
     da, db = _arr(toward_a) - v, _arr(toward_b) - v
     a0 = math.atan2(da[1], da[0])
     sweep = math.atan2(da[0] * db[1] - da[1] * db[0], float(da @ db))
-    return tuple(
-        (float(v[0] + radius * math.cos(a0 + sweep * i / steps)), float(v[1] + radius * math.sin(a0 + sweep * i / steps)))
-        for i in range(steps + 1)
-    )
+    t = a0 + sweep * np.arange(steps + 1) / steps
+    xs = (v[0] + radius * np.cos(t)).tolist()
+    ys = (v[1] + radius * np.sin(t)).tolist()
+    return tuple(zip(xs, ys))
 
 
 def _bisector(vertex: Point, toward_a: Point, toward_b: Point) -> np.ndarray:
