@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from ..recovery import RecoveryFile, find_orphans
 from .document import CalibrationState, CaseDocument
 from .film_view import FilmView
 from .panels import MeasurementPanel, StepsPanel
-from .scene_items import LandmarkItem, OverlayItem, PointsItem
+from .scene_items import HandleItem, LandmarkItem, OverlayItem, PointsItem
 from .workflow import Step, Workflow
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
+        self._deferring_changes = False
         self.settings = settings or QSettings()
         self.doc = CaseDocument(self)
         self.workflow = Workflow()
@@ -114,6 +116,13 @@ class MainWindow(QMainWindow):
                            for side in Side}
         for item in self.head_items.values():
             self.scene.addItem(item)
+        # a square on the fitted head's edge: drag it to make the circle larger or smaller
+        self.head_handles = {side: HandleItem(self.head_items[side].colour, f"Drag to resize the {side} femoral "
+                                              "head circle", lambda x, y, g, side=side: self.resize_head_circle(
+                                                  side, (x, y), g)) for side in Side}
+        for handle in self.head_handles.values():
+            handle.hide()
+            self.scene.addItem(handle)
         self.landmark_items: dict[tuple[Side, str], LandmarkItem] = {}
 
         self.steps_panel = StepsPanel(self.doc, self.workflow)
@@ -149,6 +158,14 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(300)
         self._autosave_timer.timeout.connect(self._autosave)
+        # While a landmark is dragged the film and its overlay follow every mouse step; the panel's
+        # text (a re-layout of word-wrapped labels, ~5 ms) follows at most every 80 ms, and exactly
+        # when the drag ends.
+        self._panel_timer = QTimer(self)
+        self._panel_timer.setSingleShot(True)
+        self._panel_timer.setInterval(80)
+        self._panel_timer.timeout.connect(self._refresh_panel)
+        self.view.dragFinished.connect(self._flush_panel)
 
         self.doc.changed.connect(self._on_changed)
         self.doc.pathChanged.connect(self._update_title)
@@ -336,7 +353,11 @@ class MainWindow(QMainWindow):
                 return
         else:
             case, case_path = _case_for_film(film, path), None
-        self.doc.reset(case, film, path, case_path)
+        self._deferring_changes = True  # _show_film refreshes everything once the view has the film
+        try:
+            self.doc.reset(case, film, path, case_path)
+        finally:
+            self._deferring_changes = False
         self._show_film(film)
         self._add_recent(case_path or path)
         self.statusBar().showMessage(
@@ -571,6 +592,24 @@ class MainWindow(QMainWindow):
             self.workflow.advance(self.doc.case)
         self._after_step()
 
+    def resize_head_circle(self, side: Side, point: tuple[float, float], gesture: int = 0) -> None:
+        """Make the side's fitted head circle pass through `point` (its centre stays); the steps of one
+        drag are one undo entry. The circle is drawn for judging the fit; the centre is what measures."""
+        limb = self.doc.case.limbs.get(side)
+        circle = limb.extra.get("femoral_head_circle_px") if limb else None
+        center = limb.landmarks.get("femoral_head_center") if limb else None
+        if not circle or not center:
+            return
+        rx, ry = _head_radii(circle)
+        row_mm, col_mm = self.doc.case.pixel_spacing_mm or (1.0, 1.0)
+        r_mm = math.hypot((point[0] - center[0]) * col_mm, (point[1] - center[1]) * row_mm)
+        if r_mm <= 0:
+            return
+        new = dict(circle)
+        new["center"] = [center[0], center[1]]
+        new["radius"] = [r_mm / col_mm, r_mm / row_mm]
+        self.doc.set_limb_extra(side, "femoral_head_circle_px", new, f"Resize {side} femoral head circle", gesture)
+
     def apply_ball_calibration(self, points: list[tuple[float, float]], diameter_mm: float) -> None:
         from dicom_io.calibration import calibration_from_marker
 
@@ -623,10 +662,12 @@ class MainWindow(QMainWindow):
             self.view.centerOn(item)
 
     def _after_step(self) -> None:
+        current = self.workflow.current
         for (side, name), item in self.landmark_items.items():
-            current = self.workflow.current
-            item.active = current is not None and (current.side, current.name) == (side, name)
-            item.update()
+            active = current is not None and (current.side, current.name) == (side, name)
+            if item.active != active:  # repainting every marker on each drag step throws away their cached pixmaps
+                item.active = active
+                item.update()
         self.steps_panel.refresh()
 
     def _on_layers(self) -> None:
@@ -634,6 +675,8 @@ class MainWindow(QMainWindow):
 
     # --- model -> views ---------------------------------------------------------------------------
     def _on_changed(self) -> None:
+        if self._deferring_changes:
+            return
         case = self.doc.case
         wanted = {(side, name) for side, limb in case.limbs.items() for name in limb.landmarks}
         for key in list(self.landmark_items):
@@ -652,23 +695,40 @@ class MainWindow(QMainWindow):
             limb = case.limbs.get(side)
             circle = limb.extra.get("femoral_head_circle_px") if limb else None
             center = limb.landmarks.get("femoral_head_center") if limb else None
+            handle = self.head_handles[side]
             if circle and center:
-                r = circle.get("radius", [0, 0])
-                item.set_data([], (center[0], center[1], float(r[1] if isinstance(r, list) else r)))
+                rx, ry = _head_radii(circle)
+                item.set_data([], (center[0], center[1], rx, ry))
+                handle.setPos(center[0] + rx, center[1])
+                handle.show()
             else:
                 item.set_data([], None)
+                handle.hide()
         if self.workflow.current is None and self.workflow.remaining(case):
             self.workflow.advance(case)  # a landmark was removed after the guide had finished
         result = self.doc.result
         rows = int(case.image.get("rows") or 0)
         cols = int(case.image.get("columns") or 0)
         self.overlay_item.set_overlay(build_overlay(case, result), QRectF(-0.5, -0.5, cols, rows))
-        self.measure_panel.refresh(result)
+        if self.view.dragging():
+            if not self._panel_timer.isActive():
+                self._panel_timer.start()
+        else:
+            self._panel_timer.stop()
+            self.measure_panel.refresh(result)
         self.planning.refresh()
         self._after_step()
         self._update_calibration_status()
         if self.doc.radiograph is not None:
             self._autosave_timer.start()
+
+    def _refresh_panel(self) -> None:
+        self.measure_panel.refresh(self.doc.result)
+
+    def _flush_panel(self) -> None:
+        if self._panel_timer.isActive():
+            self._panel_timer.stop()
+            self._refresh_panel()
 
     def _update_calibration_status(self) -> None:
         case = self.doc.case
@@ -836,6 +896,14 @@ def ask_length(parent: QWidget, title: str, label: str, default: float) -> float
     buttons.rejected.connect(dialog.reject)
     form.addRow(buttons)
     return spin.value() if dialog.exec() == QDialog.Accepted else None
+
+
+def _head_radii(circle: dict) -> tuple[float, float]:
+    """Radius of a stored head circle along x and y in pixels (older cases store one number)."""
+    r = circle.get("radius", 0.0)
+    if isinstance(r, (list, tuple)):
+        return float(r[0]), float(r[-1])
+    return float(r), float(r)
 
 
 def _fit_in_physical(points, spacing) -> tuple[float, float, float, float]:

@@ -6,6 +6,7 @@ document changes, and the items are repositioned from the case. Scene coordinate
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -13,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPaint
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, QWidget
 
 from measurements.landmarks import Side, landmark_label
-from measurements.overlay import Layer, Overlay
+from measurements.overlay import Label, Layer, Overlay
 
 from .document import CaseDocument, new_gesture_id
 
@@ -148,6 +149,7 @@ class OverlayItem(QGraphicsItem):
         self.font.setPointSizeF(9.5)
         self.font.setBold(True)
         self._texts: dict[str, tuple[QStaticText, float, float]] = {}  # laid-out labels, by text
+        self._layout: _LabelLayout | None = None  # where the labels were last painted
 
     def _static(self, text: str, metrics: QFontMetricsF) -> tuple[QStaticText, float, float]:
         """A label laid out once (QStaticText): re-laying text on every drag frame costs milliseconds."""
@@ -163,18 +165,69 @@ class OverlayItem(QGraphicsItem):
         return cached
 
     def set_overlay(self, overlay: Overlay, image_rect: QRectF) -> None:
-        self.prepareGeometryChange()
+        """Show `overlay`. Only what changed is repainted: during a landmark drag most lines and
+        labels stay put, and repainting the whole view on every step would cost the frame."""
+        old = self.overlay
         self.overlay = overlay
         # generous margins: labels sit outside the lines they name
-        self._rect = image_rect.adjusted(-image_rect.width(), -200, image_rect.width(), 200)
-        self.update()
+        rect = image_rect.adjusted(-image_rect.width(), -200, image_rect.width(), 200)
+        device = self._device_transform()
+        if rect != self._rect or device is None:
+            self.prepareGeometryChange()
+            self._rect = rect
+            self._layout = None
+            self.update()
+            return
+        dirty: list[QRectF] = []
+        pad = 6.0 / max(abs(device.m11()) + abs(device.m12()), 1e-9)  # pen width and antialiasing
+        for line in set(old.polylines).symmetric_difference(overlay.polylines):
+            if line.layer in self.layers:
+                dirty.append(QPolygonF([QPointF(x, y) for x, y in line.points]).boundingRect()
+                             .adjusted(-pad, -pad, pad, pad))
+        before = self._layout_for(device, old)
+        after = self._layout_for(device, overlay)
+        unchanged = set(before.placements) & set(after.placements)
+        inverse, _ok = device.inverted()
+        for layout in (before, after):
+            for placement in layout.placements:
+                if placement not in unchanged:
+                    dirty.append(inverse.mapRect(placement.area()))
+        self._layout = after
+        for area in dirty:
+            self.update(area)
 
     def set_layers(self, layers: set[Layer]) -> None:
         self.layers = set(layers)
+        self._layout = None
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect
+
+    def _device_transform(self):
+        """Item to viewport pixels of the (first) view showing the item, or None."""
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        return self.deviceTransform(views[0].viewportTransform()) if views else None
+
+    def _layout_for(self, transform, overlay: Overlay) -> _LabelLayout:
+        """Where each label of `overlay` goes on screen under `transform` (viewport pixels)."""
+        layout = self._layout
+        key = _transform_key(transform)
+        if layout is not None and layout.overlay is overlay and layout.key == key:
+            return layout
+        metrics = QFontMetricsF(self.font)
+        placed: list[QRectF] = []
+        placements: list[_Placement] = []
+        # abnormal values first: when space runs out, they are the ones that must stay readable
+        labels = sorted((lbl for lbl in overlay.labels if lbl.layer in self.layers), key=lambda l: not l.abnormal)
+        for label in labels:
+            anchor = transform.map(QPointF(*label.anchor))
+            _static, width, height = self._static(label.text, metrics)
+            box = place_label(anchor, label.direction, width, height, placed)
+            placed.append(box)
+            placements.append(_Placement(label, box.x(), box.y(), box.width(), box.height(), anchor.x(), anchor.y()))
+        return _LabelLayout(overlay, key, tuple(placements))
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
@@ -193,18 +246,18 @@ class OverlayItem(QGraphicsItem):
 
     def _paint_labels(self, painter: QPainter) -> None:
         transform = painter.worldTransform()
+        layout = self._layout_for(transform, self.overlay)
+        if self._device_transform() is not None and _transform_key(self._device_transform()) == layout.key:
+            self._layout = layout  # the next change repaints exactly where these labels were
         painter.save()
         painter.resetTransform()
         painter.setFont(self.font)
         metrics = QFontMetricsF(self.font)
-        placed: list[QRectF] = []
-        # abnormal values first: when space runs out, they are the ones that must stay readable
-        labels = sorted((lbl for lbl in self.overlay.labels if lbl.layer in self.layers), key=lambda l: not l.abnormal)
-        for label in labels:
-            anchor = transform.map(QPointF(*label.anchor))
-            static, width, height = self._static(label.text, metrics)
-            box = place_label(anchor, label.direction, width, height, placed)
-            placed.append(box)
+        for placement in layout.placements:
+            label = placement.label
+            box = QRectF(placement.x, placement.y, placement.w, placement.h)
+            anchor = QPointF(placement.ax, placement.ay)
+            static, _w, _h = self._static(label.text, metrics)
             if not box.contains(anchor):
                 painter.setPen(QPen(QColor(255, 255, 255, 140), 1.0))
                 painter.drawLine(anchor, _nearest_on_rect(box, anchor))
@@ -214,6 +267,34 @@ class OverlayItem(QGraphicsItem):
             painter.setPen(QPen(ABNORMAL if label.abnormal else QColor(255, 255, 255)))
             painter.drawStaticText(QPointF(box.left() + 4, box.top() + 2), static)
         painter.restore()
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """A label and its box on screen (viewport pixels), with the anchor its leader line starts at."""
+    label: Label
+    x: float
+    y: float
+    w: float
+    h: float
+    ax: float
+    ay: float
+
+    def area(self) -> QRectF:
+        """What painting this label covers: its box and its leader line, with a pixel to spare."""
+        box = QRectF(self.x, self.y, self.w, self.h)
+        return box.united(QRectF(self.ax, self.ay, 0.1, 0.1)).adjusted(-2, -2, 2, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class _LabelLayout:
+    overlay: Overlay
+    key: tuple[float, ...]
+    placements: tuple[_Placement, ...]
+
+
+def _transform_key(t) -> tuple[float, ...]:
+    return (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy())
 
 
 def _base_box(anchor: QPointF, direction: tuple[float, float], w: float, h: float) -> QRectF:
@@ -230,12 +311,15 @@ def place_label(anchor: QPointF, direction: tuple[float, float], w: float, h: fl
     place (along its direction first, then up and down); the natural place when nothing is free."""
     base = _base_box(anchor, direction, w, h)
     dx, dy = direction
-    candidates = [base]
-    for step in range(1, 7):
-        candidates.append(base.translated(dx * step * h * 0.8, dy * step * h * 0.8))
-        candidates.append(base.translated(0, step * (h + 2)))
-        candidates.append(base.translated(0, -step * (h + 2)))
-    for box in candidates:
+
+    def candidates():  # lazily: most labels fit where they belong, and this runs on every drag frame
+        yield base
+        for step in range(1, 7):
+            yield base.translated(dx * step * h * 0.8, dy * step * h * 0.8)
+            yield base.translated(0, step * (h + 2))
+            yield base.translated(0, -step * (h + 2))
+
+    for box in candidates():
         if not any(box.intersects(other) for other in placed):
             return box
     return base
@@ -251,24 +335,29 @@ class PointsItem(QGraphicsItem):
     def __init__(self, colour: QColor) -> None:
         super().__init__()
         self.points: list[tuple[float, float]] = []
-        self.circle: tuple[float, float, float] | None = None  # cx, cy, r in image pixels
+        # cx, cy, r, or cx, cy, rx, ry in image pixels (a round head on anisotropic pixels is an ellipse)
+        self.circle: tuple[float, ...] | None = None
         self.colour = colour
         self.setZValue(15)
         self.setAcceptedMouseButtons(Qt.NoButton)
 
-    def set_data(self, points: list[tuple[float, float]], circle: tuple[float, float, float] | None) -> None:
+    def set_data(self, points: list[tuple[float, float]], circle: tuple[float, ...] | None) -> None:
         self.prepareGeometryChange()
         self.points = list(points)
         self.circle = circle
         self.update()
 
+    def _radii(self) -> tuple[float, float, float, float]:
+        cx, cy, *r = self.circle
+        return cx, cy, r[0], r[-1]
+
     def boundingRect(self) -> QRectF:  # noqa: N802
         xs = [p[0] for p in self.points]
         ys = [p[1] for p in self.points]
         if self.circle:
-            cx, cy, r = self.circle
-            xs += [cx - r, cx + r]
-            ys += [cy - r, cy + r]
+            cx, cy, rx, ry = self._radii()
+            xs += [cx - rx, cx + rx]
+            ys += [cy - ry, cy + ry]
         if not xs:
             return QRectF()
         return QRectF(min(xs) - 50, min(ys) - 50, max(xs) - min(xs) + 100, max(ys) - min(ys) + 100)
@@ -279,15 +368,60 @@ class PointsItem(QGraphicsItem):
         pen.setCosmetic(True)
         painter.setPen(pen)
         if self.circle:
-            cx, cy, r = self.circle
-            painter.drawEllipse(QPointF(cx, cy), r, r)
-            painter.drawLine(QPointF(cx - r * 0.1, cy), QPointF(cx + r * 0.1, cy))
-            painter.drawLine(QPointF(cx, cy - r * 0.1), QPointF(cx, cy + r * 0.1))
+            cx, cy, rx, ry = self._radii()
+            painter.drawEllipse(QPointF(cx, cy), rx, ry)
+            painter.drawLine(QPointF(cx - rx * 0.1, cy), QPointF(cx + rx * 0.1, cy))
+            painter.drawLine(QPointF(cx, cy - ry * 0.1), QPointF(cx, cy + ry * 0.1))
         scale = painter.worldTransform().m11() or 1.0
         s = 4.0 / abs(scale)  # 4 screen pixels
         for x, y in self.points:
             painter.drawLine(QPointF(x - s, y - s), QPointF(x + s, y + s))
             painter.drawLine(QPointF(x - s, y + s), QPointF(x + s, y - s))
+
+
+class HandleItem(QGraphicsItem):
+    """A small square of constant screen size that the user drags to change something (the radius
+    of a fitted circle). `on_drag(x, y, gesture)` gets image coordinates; the steps of one drag share
+    a gesture, so they become one undo entry."""
+
+    SIZE = 5.0  # half side, screen pixels
+
+    def __init__(self, colour: QColor, tooltip: str, on_drag: Callable[[float, float, int], None]) -> None:
+        super().__init__()
+        self.colour = colour
+        self.on_drag = on_drag
+        self._gesture = 0
+        self.setFlags(QGraphicsItem.ItemIgnoresTransformations)
+        self.setZValue(21)
+        self.setCursor(Qt.SizeAllCursor)
+        self.setToolTip(tooltip)
+        self.setAcceptHoverEvents(True)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        s = self.SIZE + 2
+        return QRectF(-s, -s, 2 * s, 2 * s)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        s = self.SIZE
+        painter.setPen(QPen(QColor(0, 0, 0, 200), 1.0))
+        painter.setBrush(QBrush(self.colour))
+        painter.drawRect(QRectF(-s, -s, 2 * s, 2 * s))
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if event.button() != Qt.LeftButton:
+            event.ignore()
+            return
+        self._gesture = new_gesture_id()
+        event.accept()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._gesture:
+            p = event.scenePos()
+            self.on_drag(p.x(), p.y(), self._gesture)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        self._gesture = 0
+        event.accept()
 
 
 SceneSync = Callable[[], None]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -60,6 +61,14 @@ def test_place_every_landmark_by_clicking(qtbot, window, small_demo, ground_trut
     screenshot(window, "3-both-limbs-placed")
 
 
+def assert_panel_equals_engine(window) -> None:
+    result = measure_case(window.doc.case)
+    for side in (Side.RIGHT, Side.LEFT):
+        limb = result.limbs.get(side)
+        for key in TABLE_KEYS:
+            assert window.measure_panel.value_text(side, key) == (format_value(key, limb) if limb else ""), key
+
+
 def test_undo_redo_of_each_edit(qtbot, window, small_demo, ground_truth):
     film, _ = small_demo
     open_and_wait(qtbot, window, film)
@@ -78,6 +87,8 @@ def test_undo_redo_of_each_edit(qtbot, window, small_demo, ground_truth):
     qtbot.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, start + QPoint(32, 16))
     moved = doc.landmark(Side.RIGHT, "femoral_head_center")
     assert moved == pytest.approx((x + 32 / 4.0, y + 16 / 4.0), abs=0.3)
+    # the panel follows a drag at most every 80 ms, and shows the final values when it ends
+    assert_panel_equals_engine(window)
     assert doc.undo_stack.count() == 2 and doc.undo_stack.undoText() == "Move right femoral head centre"
 
     # nudge with the arrow keys: 1 pixel, Shift for 10
@@ -144,6 +155,28 @@ def test_head_from_contour_places_centre_and_top(qtbot, window, small_demo, grou
     assert center == pytest.approx((cx, cy), abs=1.0)
     assert doc.landmark(Side.RIGHT, "femoral_head_top") == pytest.approx((cx, cy - r), abs=1.0)
     assert doc.undo_stack.undoText() == "Fit right femoral head"
+
+    # the fitted circle has a handle on its edge: drag it outward and the circle grows, centre fixed
+    handle = window.head_handles[Side.RIGHT]
+    assert handle.isVisible()
+    fitted = window.head_items[Side.RIGHT].circle
+    assert fitted[2] == pytest.approx(r, abs=1.0) and (handle.pos().x(), handle.pos().y()) == pytest.approx(
+        (fitted[0] + fitted[2], fitted[1]))
+    view = window.view
+    view.set_zoom(2.0)
+    view.centerOn(handle.pos())
+    start = view.map_from_image(handle.pos().x(), handle.pos().y()).toPoint()
+    qtbot.mousePress(view.viewport(), Qt.LeftButton, Qt.NoModifier, start)
+    for i in range(1, 6):
+        qtbot.mouseMove(view.viewport(), start + QPoint(4 * i, 0))
+    qtbot.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, start + QPoint(20, 0))
+    grown = window.head_items[Side.RIGHT].circle
+    assert grown[2] == pytest.approx(fitted[2] + 20 / 2.0, abs=0.6)  # 20 screen px at zoom 2
+    assert grown[3] == pytest.approx(grown[2])  # square pixels: still a circle
+    assert doc.landmark(Side.RIGHT, "femoral_head_center") == pytest.approx(center)
+    assert doc.undo_stack.undoText() == "Resize right femoral head circle"  # one entry for the drag
+    window.undo_action.trigger()
+    assert window.head_items[Side.RIGHT].circle[2] == pytest.approx(fitted[2])
     window.undo_action.trigger()  # one step undoes the whole fit
     assert doc.landmark(Side.RIGHT, "femoral_head_center") is None
     assert doc.landmark(Side.RIGHT, "femoral_head_top") is None
@@ -276,3 +309,45 @@ def test_export_dicom_results_to_a_folder(qtbot, window, small_demo, ground_trut
         assert ds.SeriesInstanceUID != source.SeriesInstanceUID  # each in a new series
         assert ds.PatientID == source.PatientID
     assert kinds == sorted(kinds) and len(set(kinds)) == 4
+
+
+def test_panel_follows_a_landmark_drag_and_the_painted_view_matches_a_full_repaint(qtbot, window, small_demo):
+    """The drag path repaints only what changed and refreshes the panel at most every 80 ms: after
+    the drag the panel shows the engine's values on the moved case, and the viewport as painted step
+    by step is pixel for pixel what a repaint from scratch gives."""
+    film, case_path = small_demo
+    open_and_wait(qtbot, window, film, load_case(case_path), case_path)
+    view = window.view
+    view.fit()
+    qtbot.wait(50)
+    before = window.measure_panel.value_text(Side.RIGHT, "mldfa_deg")
+    x, y = window.doc.landmark(Side.RIGHT, "knee_center")
+    start = view.map_from_image(x, y).toPoint()
+    qtbot.mousePress(view.viewport(), Qt.LeftButton, Qt.NoModifier, start)
+    for i in range(1, 9):
+        qtbot.mouseMove(view.viewport(), start + QPoint(2 * i, i))
+        qtbot.wait(5)  # let Qt paint each step the way it does for a user
+    qtbot.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, start + QPoint(16, 8))
+    assert window.doc.landmark(Side.RIGHT, "knee_center") != (x, y)
+    assert window.measure_panel.value_text(Side.RIGHT, "mldfa_deg") != before
+    assert_panel_equals_engine(window)
+    qtbot.wait(50)
+    painted = screen_pixels(view.viewport())
+    view.viewport().repaint()
+    fresh = screen_pixels(view.viewport())
+    # the same picture; smooth scaling of a part of the film may round a few pixels one level apart
+    assert painted.size() == fresh.size() and not painted.isNull()
+    difference = np.abs(image_array(painted).astype(int) - image_array(fresh).astype(int))
+    assert difference.max() <= 2, f"{int((difference > 2).sum())} pixels differ"
+
+
+def image_array(image):
+    image = image.convertToFormat(image.Format.Format_RGB32)
+    return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+
+
+def screen_pixels(widget):
+    """What is on screen for `widget` (the window's backing store), not a fresh render like grab()."""
+    top_left = widget.mapTo(widget.window(), QPoint(0, 0))
+    return widget.screen().grabWindow(widget.window().winId(), top_left.x(), top_left.y(), widget.width(),
+                                      widget.height()).toImage()
