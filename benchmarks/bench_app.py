@@ -22,25 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 FRAME_MS = 16.0
 
 
-def _paint_counter():
-    from PySide6.QtCore import QEvent, QObject
-
-    class PaintCounter(QObject):
-        count = 0
-
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
-            if event.type() == QEvent.Paint:
-                self.count += 1
-            return False
-
-    return PaintCounter
-
-
 def main() -> None:
     import pydicom
-    from PySide6.QtCore import QEvent, QEventLoop, QPointF, QSettings, Qt, QTimer
-    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QEventLoop, QPointF, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
+
+    from benchmarks._mouse import MouseDrag, summary
 
     from benchmarks._bigfilm import big_demo
     from deformity_app.gui.main_window import MainWindow
@@ -63,7 +50,6 @@ def main() -> None:
     print(f"# {cols} x {rows} = {rows * cols / 1e6:.1f} megapixels; bare pydicom decode {bare * 1e3:.0f} ms")
 
     app = QApplication.instance() or QApplication([])
-    PaintCounter = _paint_counter()
     settings = QSettings(str(Path(os.environ["DEFORMITY_APP_HOME"]) / "bench.ini"), QSettings.IniFormat)
     window = MainWindow(settings)
     window.resize(1600 + 700, 1000)
@@ -83,53 +69,27 @@ def main() -> None:
 
     # drag the right knee centre with the mouse at a working zoom, one small step at a time: the
     # press grabs the marker, each move goes through the view, the marker, the document's command,
-    # the measurements, the overlay and the panel, then the viewport repaints synchronously
+    # the measurements and the overlay, then Qt repaints what changed
     view = window.view
-    vp = view.viewport()
+    mouse = MouseDrag(view.viewport())
     x, y = window.doc.landmark(Side.RIGHT, "knee_center")
-
-    def mouse(kind, pos, buttons):
-        event = QMouseEvent(kind, pos, vp.mapToGlobal(pos), Qt.LeftButton if kind != QEvent.MouseMove else
-                            Qt.NoButton, buttons, Qt.NoModifier)
-        QApplication.sendEvent(vp, event)
-
-    paints = PaintCounter()
-    vp.installEventFilter(paints)
-
-    def painted() -> None:
-        """Run the event loop until the viewport has painted what the move changed (Qt's own path:
-        the scene collects dirty items, the view repaints their region)."""
-        before = paints.count
-        for _ in range(50):
-            app.processEvents()
-            if paints.count > before:
-                return
-        raise SystemExit("the viewport never repainted: the benchmark measured nothing")
-
+    offsets = [QPointF(1 + i % 10, 1 + i % 7) for i in range(43)]
     for zoom, name in ((view.fit_zoom(), "fit"), (1.0, "1to1")):
-        for how, finish in (("", painted), ("_full_repaint", vp.repaint)):
+        for full in (False, True):
             view.set_zoom(zoom)
             view.centerOn(x, y)
             app.processEvents()
-            start = QPointF(view.mapFromScene(QPointF(x, y)))
-            mouse(QEvent.MouseButtonPress, start, Qt.LeftButton)
-            times = []
-            for i in range(43):
-                t = time.perf_counter()
-                mouse(QEvent.MouseMove, start + QPointF(1 + i % 10, 1 + i % 7), Qt.LeftButton)
-                finish()
-                times.append((time.perf_counter() - t) * 1e3)
-            mouse(QEvent.MouseButtonRelease, start, Qt.NoButton)
+            times = mouse.drag(QPointF(view.mapFromScene(QPointF(x, y))), offsets, full_repaint=full)
             if window.doc.landmark(Side.RIGHT, "knee_center") == (x, y):
                 raise SystemExit("the drag did not move the landmark: the benchmark measured nothing")
             window.doc.undo_stack.undo()
             app.processEvents()
-            med = statistics.median(times[3:])
-            p90 = statistics.quantiles(times[3:], n=10)[-1]
-            what = ("the whole viewport repainted" if how else "Qt repaints what changed")
-            print(f"landmark_drag_{name}{how}: {med / FRAME_MS:.2f} (goal <= 1.0; median {med:.1f} ms per drag step: "
-                  f"mouse event, command, measure, overlay, {what}; 90th percentile {p90:.1f} ms"
-                  + ("" if how else ": the steps that also refresh the measurement panel, at most every 80 ms") + ")")
+            med, p90 = summary(times)
+            what = "the whole viewport repainted" if full else "Qt repaints what changed"
+            print(f"landmark_drag_{name}{'_full_repaint' if full else ''}: {med / FRAME_MS:.2f} (goal <= 1.0; median "
+                  f"{med:.1f} ms per drag step: mouse event, command, measure, overlay, {what}; 90th percentile "
+                  f"{p90:.1f} ms" + ("" if full else ": the steps that also refresh the measurement panel, at most "
+                                                    "every 80 ms") + ")")
     window.doc.undo_stack.setClean()
     window.close()
 

@@ -158,9 +158,9 @@ class MainWindow(QMainWindow):
         self._autosave_timer.setSingleShot(True)
         self._autosave_timer.setInterval(300)
         self._autosave_timer.timeout.connect(self._autosave)
-        # While a landmark is dragged the film and its overlay follow every mouse step; the panel's
-        # text (a re-layout of word-wrapped labels, ~5 ms) follows at most every 80 ms, and exactly
-        # when the drag ends.
+        # While a landmark or a hinge is dragged the film and its overlays follow every mouse step;
+        # the panels' texts (re-laying out word-wrapped labels costs ~5 ms, the planning panel ~10)
+        # follow at most every 80 ms, and exactly when the drag ends.
         self._panel_timer = QTimer(self)
         self._panel_timer.setSingleShot(True)
         self._panel_timer.setInterval(80)
@@ -710,13 +710,14 @@ class MainWindow(QMainWindow):
         rows = int(case.image.get("rows") or 0)
         cols = int(case.image.get("columns") or 0)
         self.overlay_item.set_overlay(build_overlay(case, result), QRectF(-0.5, -0.5, cols, rows))
-        if self.view.dragging():
+        dragging = self.view.dragging()
+        if dragging:
             if not self._panel_timer.isActive():
                 self._panel_timer.start()
         else:
             self._panel_timer.stop()
             self.measure_panel.refresh(result)
-        self.planning.refresh()
+        self.planning.refresh(scene_only=dragging)
         self._after_step()
         self._update_calibration_status()
         if self.doc.radiograph is not None:
@@ -724,6 +725,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_panel(self) -> None:
         self.measure_panel.refresh(self.doc.result)
+        self.planning.refresh()
 
     def _flush_panel(self) -> None:
         if self._panel_timer.isActive():

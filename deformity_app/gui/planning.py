@@ -608,21 +608,23 @@ class PlanningController:
             self.doc.set_case_extra("patient", patient or None, "Set the patient's age and sex")
 
     # --- views --------------------------------------------------------------------------------------
-    def refresh(self) -> None:
+    def refresh(self, scene_only: bool = False) -> None:
+        """Redraw the plan over the film and, unless `scene_only` (a drag in progress: the panel's
+        texts follow on the main window's panel timer), the planning panel."""
         if not self.active:
             return
         self._updating = True
         try:
-            self._refresh()
+            self._refresh(panel=not scene_only)
         finally:
             self._updating = False
 
-    def _refresh(self) -> None:
+    def _refresh(self, panel: bool = True) -> None:
         case, side, p = self.doc.case, self.side, self.panel
         # reference angles
         try:
-            refs = reference_angles(case, side)
-            for key in REFERENCE_KEYS:
+            refs = reference_angles(case, side) if panel else None
+            for key in REFERENCE_KEYS if refs else ():
                 p.ref_spins[key].setValue(refs.values[key])
                 p.ref_sources[key].setText(str(refs.sources[key]))
         except Exception:  # noqa: BLE001
@@ -646,51 +648,33 @@ class PlanningController:
                          f"{cora.from_proximal:.0f} {u} below the {'hip' if bone is Bone.FEMUR else 'knee'} centre, "
                          f"offset {cora.offset:+.0f} {u}")
             labels.append((cora.cora_px, f"CORA {abs(cora.angle_deg):.1f}° {cora.direction}", AXIS_COLOUR))
-        try:
-            lines.append(f"<b>WBL</b>: {wbl_pct(case, side):.1f} % of the plateau from medial (Fujisawa 62.5 %)")
-        except Exception:  # noqa: BLE001
-            pass
-        p.cora_text.setText("<br>".join(lines))
-        # plans
-        plans = limb_plans(case, side)
-        index = p.plan_choice.currentIndex()
-        p.plan_choice.blockSignals(True)
-        p.plan_choice.clear()
-        for plan in plans:
-            p.plan_choice.addItem(str(plan.get("name", "plan")))
-        p.plan_choice.setCurrentIndex(min(max(index, 0), len(plans) - 1) if plans else -1)
-        p.plan_choice.blockSignals(False)
+        if panel:
+            try:
+                lines.append(f"<b>WBL</b>: {wbl_pct(case, side):.1f} % of the plateau from medial (Fujisawa 62.5 %)")
+            except Exception:  # noqa: BLE001
+                pass
+            p.cora_text.setText("<br>".join(lines))
+            self._show_plan_choice()
         plan = self.current_plan()
-        for w in (p.plan_name, p.bone, p.mode_angle, p.mode_mad, p.mode_wbl, p.angle, p.target_mad, p.target_wbl,
-                  p.fujisawa, p.translation, p.delete_plan):
-            w.setEnabled(plan is not None)
         sim, reason = (None, "")
         rect = QRectF(-0.5, -0.5, float(case.image.get("columns") or 0), float(case.image.get("rows") or 0))
         length = max(rect.width(), rect.height())
         if plan is not None:
-            p.plan_name.setText(str(plan.get("name", "")))
-            p.bone.setCurrentIndex(0 if plan.get("bone", "tibia") == "tibia" else 1)
-            target = plan.get("target") or {}
-            if "mad_mm" in target:
-                p.mode_mad.setChecked(True)
-                p.target_mad.setValue(float(target["mad_mm"]))
-            elif "wbl_pct" in target:
-                p.mode_wbl.setChecked(True)
-                p.target_wbl.setValue(float(target["wbl_pct"]))
-            else:
-                p.mode_angle.setChecked(True)
-            p.translation.setValue(float(plan.get("translation_mm", 0.0) or 0.0))
+            if panel:
+                self._show_plan(plan)
             sim, reason = _safe_simulation(case, side, plan, self.cora(Bone(plan.get("bone", "tibia"))))
-            if sim is not None and not p.mode_angle.isChecked():
-                p.angle.setValue(sim.angle_deg)
-            elif "angle_deg" in plan and plan["angle_deg"] is not None:
-                p.angle.setValue(float(plan["angle_deg"]))
+            if panel:
+                if sim is not None and not p.mode_angle.isChecked():
+                    p.angle.setValue(sim.angle_deg)
+                elif "angle_deg" in plan and plan["angle_deg"] is not None:
+                    p.angle.setValue(float(plan["angle_deg"]))
             self.hinge.setPos(QPointF(*plan["hinge_px"]))
             self.hinge.setVisible(True)
         else:
             self.hinge.setVisible(False)
         self.last_simulation = sim
-        self._show_simulation(plan, sim, reason)
+        if panel:
+            self._show_simulation(plan, sim, reason)
         cut = tuple(tuple(map(float, c)) for c in plan["osteotomy_px"]) if plan else None
         predicted_axis = None
         original = QPolygonF()
@@ -706,7 +690,38 @@ class PlanningController:
             self.fragment.set_fragment(QPolygonF(), None)
         self.shade.set_polygon(original)
         self.overlay.set_data(coras, cut, predicted_axis, original, labels, rect, length)
-        self._show_growth()
+        if panel:
+            self._show_growth()
+
+    def _show_plan_choice(self) -> None:
+        p = self.panel
+        plans = limb_plans(self.doc.case, self.side)
+        index = p.plan_choice.currentIndex()
+        p.plan_choice.blockSignals(True)
+        p.plan_choice.clear()
+        for plan in plans:
+            p.plan_choice.addItem(str(plan.get("name", "plan")))
+        p.plan_choice.setCurrentIndex(min(max(index, 0), len(plans) - 1) if plans else -1)
+        p.plan_choice.blockSignals(False)
+        enabled = self.current_plan() is not None
+        for w in (p.plan_name, p.bone, p.mode_angle, p.mode_mad, p.mode_wbl, p.angle, p.target_mad, p.target_wbl,
+                  p.fujisawa, p.translation, p.delete_plan):
+            w.setEnabled(enabled)
+
+    def _show_plan(self, plan: dict[str, Any]) -> None:
+        p = self.panel
+        p.plan_name.setText(str(plan.get("name", "")))
+        p.bone.setCurrentIndex(0 if plan.get("bone", "tibia") == "tibia" else 1)
+        target = plan.get("target") or {}
+        if "mad_mm" in target:
+            p.mode_mad.setChecked(True)
+            p.target_mad.setValue(float(target["mad_mm"]))
+        elif "wbl_pct" in target:
+            p.mode_wbl.setChecked(True)
+            p.target_wbl.setValue(float(target["wbl_pct"]))
+        else:
+            p.mode_angle.setChecked(True)
+        p.translation.setValue(float(plan.get("translation_mm", 0.0) or 0.0))
 
     def _show_simulation(self, plan, sim: Simulation | None, reason: str) -> None:
         p = self.panel

@@ -59,6 +59,12 @@ def test_cut_hinge_angle_target_undo_and_save(qtbot, planned, tmp_path, monkeypa
     qtbot.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, end)
     hinge = doc.case.limbs[Side.RIGHT].extra["plans"][0]["hinge_px"]
     assert hinge == pytest.approx(lateral_end)  # snapped exactly onto the end
+    # during the drag the panel lags by up to 80 ms; at release it shows the moved hinge's prediction
+    dragged = simulate(doc.case, Side.RIGHT, doc.case.limbs[Side.RIGHT].extra["plans"][0])
+    shown = {window.planning.panel.table.item(r, 0).text(): window.planning.panel.table.item(r, 2).text()
+             for r in range(window.planning.panel.table.rowCount())}
+    assert shown["MPTA"] == f"{dragged.predicted['mpta_deg']:.1f}°"
+    assert f"rule {dragged.rule}" in window.planning.panel.outcome.text()
     count_after_drag = doc.undo_stack.count()
     assert count_after_drag == 2
 
