@@ -134,6 +134,8 @@ def licence_expression(dist: md.Distribution) -> str:
         return known[0]
     for key in ("License-Expression", "License"):
         value = (meta.get(key) or "").strip()
+        if _LICENCE_NAME.match(value) and " " not in value:
+            continue  # "License: LICENSE" (dicomweb-client) names the file, not the licence
         if value and len(value) < 200 and "\n" not in value:
             return value
     classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or () if c.startswith("License ::")]

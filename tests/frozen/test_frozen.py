@@ -5,14 +5,20 @@ Skipped unless DEFORMITY_BUILD_TEST=1, because the build takes minutes:
     DEFORMITY_BUILD_TEST=1 .venv/bin/python -m pytest tests/frozen -s
 
 builds with `make dist` (which installs PyInstaller into .venv), then runs the BUILT executable:
---version, --self-test, `measure` and `report` on the bundled example, and the application itself
-offscreen on the demo film. DEFORMITY_BUILD_REUSE=1 tests an existing dist/ folder instead of
-building (for working on these tests).
+--version, --self-test, `measure` and `report` on the bundled example, `export` (highdicom),
+`pacs echo` against a closed port (pynetdicom; dicomweb-client and requests), `score` and
+`agreement` (scipy.special), and the application itself offscreen on the demo film; then copies the
+folder to another path (with a space and accents in it) and runs it there. It also checks what the
+folder holds: the notices, the Qt plugins, no test or development packages, no path of the build
+machine. DEFORMITY_BUILD_REUSE=1 tests an existing dist/ folder instead of building (for working on
+these tests).
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -152,11 +158,146 @@ def test_a_case_given_on_the_command_line_opens(built, env, tmp_path):
     assert "first film shown" in (Path(env["DEFORMITY_APP_HOME"]) / "log" / "deformity-app.log").read_text()
 
 
+def _demo_case(folder: Path) -> Path:
+    import dataclasses
+
+    from dicom_io.demo import DEFAULT_DEMO, write_demo
+
+    _film, case = write_demo(folder, dataclasses.replace(DEFAULT_DEMO, pixel_spacing_mm=0.6))
+    return case
+
+
+def test_export_writes_the_dicom_objects_the_source_writes(built, env, tmp_path):
+    """highdicom (and its bundled tables of the DICOM standard), pillow and opencv in the built program."""
+    import pydicom
+
+    from deformity_app.dicom_export import KINDS, export_case
+    from measurements.case import load_case
+
+    case = _demo_case(tmp_path / "demo")
+    out = tmp_path / "out"
+    proc = _run(built, env, "export", str(case), "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = json.loads(proc.stdout)
+    assert [o["kind"] for o in written] == list(KINDS)
+    film = pydicom.dcmread(case.parent / "demo.dcm", stop_before_pixels=True)
+
+    expected, _warnings = export_case(load_case(case), case, tmp_path / "source")
+    by_kind = {obj.kind: obj.dataset for obj, _path in expected}
+    for obj in written:
+        ds = pydicom.dcmread(obj["file"])
+        assert Path(obj["file"]).parent == out
+        assert ds.SOPClassUID == obj["sop_class_uid"] == by_kind[obj["kind"]].SOPClassUID
+        assert ds.StudyInstanceUID == film.StudyInstanceUID
+        # the same object as the source tree writes, element for element (the UIDs and times differ)
+        assert set(ds.dir()) == set(by_kind[obj["kind"]].dir()), obj["kind"]
+    sc = pydicom.dcmread(out / "demo.sc.dcm")
+    assert sc.pixel_array.std() > 10  # the film with its overlay, drawn
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nobody listens once it is closed
+
+
+@pytest.mark.parametrize("node", ["dimse", "dicomweb"])
+def test_pacs_echo_to_a_closed_port_is_one_clean_line(built, env, node):
+    """The networking stack is bundled: pynetdicom (DIMSE), or dicomweb-client with requests and urllib3."""
+    port = _closed_port()
+    target = ["--host", "127.0.0.1", "--port", str(port), "--called-aet", "NOBODY"] if node == "dimse" \
+        else ["--url", f"http://127.0.0.1:{port}/dicom-web"]
+    proc = _run(built, env, "pacs", "echo", *target, "--timeout", "10", timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("deformity-app: "), proc.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "Traceback" not in proc.stderr + proc.stdout and "ModuleNotFoundError" not in proc.stderr
+
+
+def test_score_and_agreement_give_what_the_source_gives(built, env, tmp_path, capsys):
+    """The practice commands: scipy.special (the ICC intervals) and the agreement PDF in the built program."""
+    from deformity_app.practice_cli import main
+    from measurements.case import save_case
+    from tests.measurements.test_agreement import mixed_study
+    from tests.measurements.worked_cases import NORMAL, TIBIAL_VARUS, make_case
+
+    study = mixed_study(tmp_path / "study")
+    pdf = tmp_path / "agreement.pdf"
+    proc = _run(built, env, "agreement", str(study), "--json", "--pdf", str(pdf))
+    assert proc.returncode == 0, proc.stderr
+    assert main(["agreement", str(study), "--json"]) == 0
+    assert json.loads(proc.stdout) == json.loads(capsys.readouterr().out)
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+    key, attempt = tmp_path / "key.case.json", tmp_path / "attempt.case.json"
+    for limbs, path in (({"right": NORMAL}, key), ({"right": TIBIAL_VARUS}, attempt)):
+        case = make_case(limbs)
+        case.image["sop_instance_uid"] = "1.2.3"
+        save_case(case, path)
+    proc = _run(built, env, "score", str(attempt), str(key), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert main(["score", str(attempt), str(key), "--json"]) == 0
+    assert json.loads(proc.stdout) == json.loads(capsys.readouterr().out)
+
+
+def test_the_folder_copied_to_another_path_runs_there(built, env, tmp_path, capsys):
+    """Issue 8's definition of done: copied elsewhere, it self-tests, opens the demo film, measures, reports."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    from deformity_app.cli import main
+    from deformity_app.selftest import checks
+
+    copy = tmp_path / "Clinic programs" / "déformité" / built.name
+    shutil.copytree(built, copy, symlinks=True)
+
+    proc = _run(copy, env, "--self-test")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == f"all {len(checks())} checks passed"
+
+    shot = tmp_path / "window.png"
+    exe = copy / ("deformity-app.exe" if sys.platform == "win32" else "deformity-app")
+    gui = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300,
+                         env={**env, "DEFORMITY_APP_QUIT_AFTER_LOAD": str(shot)}, cwd=str(tmp_path))
+    assert gui.returncode == 0, gui.stderr
+    image = QImage(str(shot)).convertToFormat(QImage.Format_Grayscale8)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    assert image.width() > 600 and pixels.std() > 10
+    log = (Path(env["DEFORMITY_APP_HOME"]) / "log" / "deformity-app.log").read_text(encoding="utf-8")
+    assert "(frozen)" in log and "first film shown" in log
+
+    measured = _run(copy, env, "measure", str(EXAMPLE), "--json")
+    assert measured.returncode == 0, measured.stderr
+    assert main(["measure", str(EXAMPLE), "--json"]) == 0
+    assert json.loads(measured.stdout) == json.loads(capsys.readouterr().out)
+
+    case = _demo_case(tmp_path / "demo")
+    pdf = tmp_path / "report.pdf"
+    report = _run(copy, env, "report", str(case), "--out", str(pdf))
+    assert report.returncode == 0, report.stderr
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+# Distributions the build must list in its notices (the PACS and export stack included), and the
+# ones it must not contain at all: test extras of .venv, development tools, pyjpegls (left out, see build.spec).
+BUNDLED = ("pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle", "PySide6_Essentials",
+           "shiboken6", "numpy", "opencv-python-headless", "reportlab", "platformdirs", "scipy", "pillow",
+           "pynetdicom", "dicomweb-client", "highdicom", "requests", "urllib3", "certifi", "idna",
+           "charset-normalizer", "retrying", "Python")
+NOT_BUNDLED = ("pytest", "_pytest", "hypothesis", "pytestqt", "pingouin", "pandas", "matplotlib", "seaborn",
+               "statsmodels", "sklearn", "pypdf", "pydicom_data", "importlinter", "PyInstaller", "jpeg_ls",
+               "_CharLS", "tkinter", "IPython")
+
+
 def test_licences_notices_and_desktop_files(built):
     notices = (built / "THIRD-PARTY-NOTICES.txt").read_text(encoding="utf-8")
-    for name in ("pydicom", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "PySide6_Essentials", "shiboken6", "numpy",
-                 "opencv-python-headless", "reportlab", "platformdirs", "Python"):
+    for name in BUNDLED:
         assert f"\n{name} " in notices, name
+    assert "ships no licence file" not in notices  # every distribution comes with its licence text
+    assert "no owner found" not in notices and "(no copyright file found)" not in notices
+    for name in ("pyjpegls", "pytest", "hypothesis", "pingouin", "pandas", "matplotlib", "pyinstaller-hooks-contrib"):
+        assert f"\n{name} " not in notices.lower(), name
     assert "GNU LESSER GENERAL PUBLIC LICENSE" in notices and "Version 3, 29 June 2007" in notices
     assert "DejaVu" in notices and "PyInstaller" in notices
     assert "GNU GENERAL PUBLIC LICENSE" in (built / "LICENSE").read_text()
@@ -185,3 +326,23 @@ def test_no_path_of_the_build_machine(built):
         if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
             found.append(str(path.relative_to(built)))
     assert found == []
+
+
+def test_no_test_or_development_package_is_bundled(built):
+    CArchiveReader = pytest.importorskip("PyInstaller.archive.readers").CArchiveReader  # `make dist` installs it
+
+    exe = built / ("deformity-app.exe" if sys.platform == "win32" else "deformity-app")
+    modules = set(CArchiveReader(str(exe)).open_embedded_archive("PYZ.pyz").toc)
+    tops = {m.split(".")[0] for m in modules}
+    assert not tops & set(NOT_BUNDLED), sorted(tops & set(NOT_BUNDLED))
+    assert not [m for m in modules if {"tests", "test", "conftest"} & set(m.split(".")[1:])]
+    internal = built / "_internal" if (built / "_internal").is_dir() else built
+    files = {p.name for p in internal.iterdir()}
+    assert not [n for n in files if n.split(".")[0].split("-")[0] in NOT_BUNDLED or n.startswith("_CharLS")]
+    assert not [p for p in internal.rglob("tests") if p.is_dir()]
+    # what the lazily loaded parts need is there
+    assert {"pynetdicom.service_class", "pynetdicom.service_class_n", "dicomweb_client.web", "requests",
+            "highdicom.sr", "pydicom.pixels.decoders.pylibjpeg", "measurements.agreement"} <= modules
+    assert list((internal / "scipy" / "special").glob("_ufuncs.*"))
+    assert (internal / "highdicom" / "_standard" / "module_attribute_map.json").is_file()
+    assert list(internal.glob("pynetdicom-*.dist-info")) and list(internal.glob("certifi/cacert.pem"))
