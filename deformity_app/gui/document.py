@@ -51,13 +51,31 @@ class CaseDocument(QObject):
         self.case_path: Path | None = None
         self.undo_stack = QUndoStack(self)
         self._result: CaseResult | None = None
+        self._last_result: tuple[tuple, CaseResult] | None = None
 
     # --- reading -----------------------------------------------------------------------------------
     @property
     def result(self) -> CaseResult:
+        """The measurements of the case. The same object while what they are computed from is the
+        same (landmarks, calibration, orientation): a plan or reference edit does not re-measure,
+        and views can skip redrawing what depends on the result only."""
         if self._result is None:
-            self._result = measure_case(self.case)
+            inputs = self._measure_inputs()
+            if self._last_result is not None and inputs == self._last_result[0]:
+                self._result = self._last_result[1]
+            else:
+                self._result = measure_case(self.case)
+                self._last_result = (inputs, self._result)
         return self._result
+
+    def _measure_inputs(self) -> tuple:
+        """What measurements.measure reads from the case (a copy, compared by value)."""
+        case = self.case
+        limbs = tuple((str(side), tuple(sorted((name, tuple(p)) for name, p in limb.landmarks.items())))
+                      for side, limb in sorted(case.limbs.items(), key=lambda item: str(item[0])))
+        spacing = tuple(case.pixel_spacing_mm) if case.pixel_spacing_mm else None
+        return (limbs, spacing, case.calibration_source, repr(case.patient_orientation), tuple(case.warnings),
+                case.image.get("rows"), case.image.get("columns"))
 
     def landmark(self, side: Side, name: str) -> Point | None:
         limb = self.case.limbs.get(side)
