@@ -49,6 +49,7 @@ __all__ = [
     "cmd_export",
     "nodes_path",
     "load_user_nodes",
+    "parse_modalities",
     "save_user_nodes",
     "main",
 ]
@@ -239,14 +240,25 @@ def cmd_pacs_echo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _modalities(text: str | None) -> tuple[str, ...]:
+def parse_modalities(text: str | None) -> tuple[str, ...]:
+    """Modality codes from ``"CR,DX"`` (upper-cased, spaces ignored); ``()`` for none.
+
+    Raises ValueError when a code is not 1 to 16 letters or digits (the GUI's PACS browser shares this).
+    """
     if not text:
         return ()
     values = tuple(v.strip().upper() for v in text.split(",") if v.strip())
     bad = [v for v in values if not v.isalnum() or len(v) > 16]
     if bad:
-        raise _Refused(f"--modality {text!r}: expected codes such as CR,DX")
+        raise ValueError(f"{text!r}: expected modality codes such as CR,DX")
     return values
+
+
+def _modalities(text: str | None) -> tuple[str, ...]:
+    try:
+        return parse_modalities(text)
+    except ValueError:
+        raise _Refused(f"--modality {text!r}: expected codes such as CR,DX") from None
 
 
 @_run

@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self._deferring_changes = False
+        self._shown_result = None  # the measurements the overlay and the panel show
         self.settings = settings or QSettings()
         self.doc = CaseDocument(self)
         self.workflow = Workflow()
@@ -185,6 +186,9 @@ class MainWindow(QMainWindow):
         from .practice import install_practice
 
         self.practice = install_practice(self)
+        from .pacs_browser import install_pacs
+
+        self.pacs = install_pacs(self)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -707,16 +711,19 @@ class MainWindow(QMainWindow):
         if self.workflow.current is None and self.workflow.remaining(case):
             self.workflow.advance(case)  # a landmark was removed after the guide had finished
         result = self.doc.result
-        rows = int(case.image.get("rows") or 0)
-        cols = int(case.image.get("columns") or 0)
-        self.overlay_item.set_overlay(build_overlay(case, result), QRectF(-0.5, -0.5, cols, rows))
         dragging = self.view.dragging()
+        # a plan, a reference angle or the patient changed: the measurements are the same object
+        if result is not self._shown_result:
+            rows = int(case.image.get("rows") or 0)
+            cols = int(case.image.get("columns") or 0)
+            self.overlay_item.set_overlay(build_overlay(case, result), QRectF(-0.5, -0.5, cols, rows))
         if dragging:
             if not self._panel_timer.isActive():
                 self._panel_timer.start()
-        else:
+        elif result is not self._shown_result or self._panel_timer.isActive():
             self._panel_timer.stop()
             self.measure_panel.refresh(result)
+        self._shown_result = result
         self.planning.refresh(scene_only=dragging)
         self._after_step()
         self._update_calibration_status()

@@ -740,6 +740,11 @@ def _prepare(item: str | Path | Dataset) -> tuple[_Outgoing | None, StoreOutcome
         sop_class = str(ds.get("SOPClassUID", ""))
         if not uid or not sop_class:
             return None, StoreOutcome(uid, "failed", "the object has no SOP class or instance UID")
+        if "PixelData" in ds and UID(ds.file_meta.TransferSyntaxUID).is_compressed:
+            # Encapsulated pixel data has an undefined length. A dataset built in memory does not
+            # say so until pydicom writes it to a file (dcmwrite sets this flag the same way), and
+            # pynetdicom encodes it as it is: the PACS would receive a broken message.
+            ds["PixelData"].is_undefined_length = True
         return _Outgoing(ds, sop_class, uid, str(ds.file_meta.TransferSyntaxUID), None), None
     path = Path(item)
     try:
