@@ -116,6 +116,15 @@ class Orthanc:
             return None
         return _text(self.rest + f"/instances/{ids[0]}/metadata/TransferSyntax")
 
+    def instance_file(self, sop_instance_uid: str) -> bytes:
+        """The DICOM file Orthanc holds for the instance."""
+        import urllib.request
+
+        ids = self.find("Instance", {"SOPInstanceUID": sop_instance_uid})
+        assert ids, f"Orthanc holds no instance {sop_instance_uid}"
+        with urllib.request.urlopen(self.rest + f"/instances/{ids[0]}/file", timeout=30) as response:
+            return response.read()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

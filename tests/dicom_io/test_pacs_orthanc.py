@@ -360,3 +360,21 @@ def test_stow_refusal_is_reported(tmp_path, films):
         server.server_close()
     outcome = result.outcomes[0]
     assert outcome.status == "refused" and "409" in outcome.message and "0xA700" in outcome.message
+
+
+def test_store_a_compressed_dataset_built_in_memory(orthanc, films):
+    """A dataset compressed in memory (as `export` builds the RLE secondary capture) has not yet been
+    told its encapsulated pixel data has an undefined length; sent as it is, the PACS would get a
+    broken message and drop the association. It is stored, and its pixels come back intact."""
+    from pydicom.uid import RLELossless
+
+    ds = pydicom.dcmread(films.tiny)
+    original = ds.pixel_array.copy()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.compress(RLELossless)
+    ds["PixelData"].is_undefined_length = False  # the state highdicom's secondary capture comes in
+    result = DimseClient(dimse_node(orthanc)).store([ds])
+    assert result.stored == 1, result.outcomes[0].message
+    assert orthanc.instance_transfer_syntax(ds.SOPInstanceUID) == RLELossless
+    back = pydicom.dcmread(pydicom.filebase.DicomBytesIO(orthanc.instance_file(ds.SOPInstanceUID)))
+    assert np.array_equal(back.pixel_array, original)
