@@ -50,6 +50,7 @@ from measurements.planning import (
 from measurements.present import LABELS, format_value, normal_short
 
 from .document import CaseDocument, new_gesture_id
+from .scene_items import device_transform
 
 REFERENCE_KEYS = ("mlpfa_deg", "mldfa_deg", "mpta_deg", "ldta_deg")
 PREDICTED_KEYS = ("mad_mm", "wbl_pct", "mfta_deg", "hka_deg", "mlpfa_deg", "mldfa_deg", "mpta_deg", "ldta_deg",
@@ -109,16 +110,19 @@ class FragmentItem(QGraphicsItem):
         self._cached = None
 
     def set_fragment(self, polygon: QPolygonF, matrix: tuple | None) -> None:
-        self.prepareGeometryChange()
-        self.polygon = polygon
+        same_picture = polygon == self.polygon
+        if not same_picture:
+            self.prepareGeometryChange()
+            self.polygon = polygon
         if matrix is None:
             self.setTransform(QTransform())
             self.setVisible(False)
             return
         (a, b, tx), (c, d, ty) = matrix
-        self.setTransform(QTransform(a, c, b, d, tx, ty))
+        self.setTransform(QTransform(a, c, b, d, tx, ty))  # Qt repaints where it was and where it goes
         self.setVisible(not polygon.isEmpty())
-        self.update()
+        if not same_picture:
+            self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self.polygon.boundingRect()
@@ -176,6 +180,7 @@ class PlanningOverlay(QGraphicsItem):
         self.original_region = QPolygonF()
         self.labels: list[tuple[tuple[float, float], str, QColor]] = []
         self._rect = QRectF()
+        self._construction: tuple | None = None  # what the CORA lines and the cut were drawn from
         self.setZValue(12)
         self.setAcceptedMouseButtons(Qt.NoButton)
         self.font = QFont()
@@ -184,12 +189,42 @@ class PlanningOverlay(QGraphicsItem):
         self.length_px = 3000.0
 
     def set_data(self, coras, cut, predicted_axis, original_region, labels, rect: QRectF, length_px: float) -> None:
-        self.prepareGeometryChange()
-        self.coras, self.cut, self.predicted_axis = coras, cut, predicted_axis
+        """Show these. While a hinge is dragged only the predicted axis and its label change: only
+        they are repainted (repainting the whole view each step cost ~10 ms at fit)."""
+        new_rect = rect.adjusted(-rect.width(), -rect.height() * 0.2, rect.width(), rect.height() * 0.2)
+        construction = (_cora_signature(coras), cut, float(length_px))
+        device = device_transform(self)
+        if new_rect != self._rect or construction != self._construction or device is None:
+            self.prepareGeometryChange()
+            self.coras, self.cut, self.predicted_axis = coras, cut, predicted_axis
+            self.original_region, self.labels = original_region, labels
+            self._rect, self.length_px, self._construction = new_rect, length_px, construction
+            self.update()
+            return
+        dirty: list[QRectF] = []
+        if predicted_axis != self.predicted_axis:
+            pad = 6.0 / max(abs(device.m11()) + abs(device.m12()), 1e-9)
+            for axis in (self.predicted_axis, predicted_axis):
+                if axis is not None:
+                    dirty.append(QPolygonF([QPointF(*axis[0]), QPointF(*axis[1])]).boundingRect()
+                                 .adjusted(-pad, -pad, pad, pad))
+        old_labels = {_label_key(label): label for label in self.labels}
+        new_labels = {_label_key(label): label for label in labels}
+        inverse, _ok = device.inverted()
+        for key in old_labels.keys() ^ new_labels.keys():
+            label = old_labels.get(key) or new_labels[key]
+            dirty.append(inverse.mapRect(self._label_box(device.map(QPointF(*label[0])), label[1])
+                                         .adjusted(-2, -2, 2, 2)))
+        self.coras, self.predicted_axis = coras, predicted_axis
         self.original_region, self.labels = original_region, labels
-        self._rect = rect.adjusted(-rect.width(), -rect.height() * 0.2, rect.width(), rect.height() * 0.2)
-        self.length_px = length_px
-        self.update()
+        for area in dirty:
+            self.update(area)
+
+    def _label_box(self, anchor: QPointF, text: str) -> QRectF:
+        """Where a label's box goes on screen (viewport pixels): to the right of its anchor."""
+        box = QFontMetricsF(self.font).boundingRect(text).adjusted(-4, -2, 4, 2)
+        box.moveTopLeft(QPointF(anchor.x() + 10, anchor.y() - box.height() / 2))
+        return box
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect
@@ -228,17 +263,28 @@ class PlanningOverlay(QGraphicsItem):
         painter.save()
         painter.resetTransform()
         painter.setFont(self.font)
-        metrics = QFontMetricsF(self.font)
         for (x, y), text, colour in self.labels:
-            p = transform.map(QPointF(x, y))
-            box = metrics.boundingRect(text).adjusted(-4, -2, 4, 2)
-            box.moveTopLeft(QPointF(p.x() + 10, p.y() - box.height() / 2))
+            box = self._label_box(transform.map(QPointF(x, y)), text)
             painter.setPen(Qt.NoPen)
             painter.setBrush(QBrush(QColor(0, 0, 0, 175)))
             painter.drawRoundedRect(box, 3, 3)
             painter.setPen(colour)
             painter.drawText(box, Qt.AlignCenter, text)
         painter.restore()
+
+
+def _cora_signature(coras: list[Cora]) -> tuple:
+    """What the overlay draws of each CORA, as plain numbers (compared between updates)."""
+    def line(l) -> tuple | None:
+        return None if l is None else (tuple(map(float, l.point_px)), tuple(map(float, l.direction_px)))
+
+    return tuple((line(c.proximal_axis_px), line(c.distal_axis_px), line(c.bisector_px),
+                  None if c.cora_px is None else tuple(map(float, c.cora_px))) for c in coras)
+
+
+def _label_key(label: tuple) -> tuple:
+    (x, y), text, colour = label
+    return (float(x), float(y), text, colour.rgba())
 
 
 class HingeItem(QGraphicsItem):

@@ -205,10 +205,7 @@ class OverlayItem(QGraphicsItem):
         return self._rect
 
     def _device_transform(self):
-        """Item to viewport pixels of the (first) view showing the item, or None."""
-        scene = self.scene()
-        views = scene.views() if scene is not None else []
-        return self.deviceTransform(views[0].viewportTransform()) if views else None
+        return device_transform(self)
 
     def _layout_for(self, transform, overlay: Overlay) -> _LabelLayout:
         """Where each label of `overlay` goes on screen under `transform` (viewport pixels)."""
@@ -267,6 +264,13 @@ class OverlayItem(QGraphicsItem):
             painter.setPen(QPen(ABNORMAL if label.abnormal else QColor(255, 255, 255)))
             painter.drawStaticText(QPointF(box.left() + 4, box.top() + 2), static)
         painter.restore()
+
+
+def device_transform(item: QGraphicsItem):
+    """Item to viewport pixels of the (first) view showing `item`, or None."""
+    scene = item.scene()
+    views = scene.views() if scene is not None else []
+    return item.deviceTransform(views[0].viewportTransform()) if views else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PySide6.QtCore import QPoint
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
@@ -74,3 +76,27 @@ def no_modal_dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "information", record("information", QMessageBox.Ok))
     monkeypatch.setattr(QMessageBox, "critical", record("critical", QMessageBox.Ok))
     return shown
+
+
+def assert_screen_matches_a_full_repaint(qtbot, viewport) -> None:
+    """The viewport as painted so far (partial updates) equals a repaint of all of it."""
+    qtbot.wait(50)
+    painted = screen_pixels(viewport)
+    viewport.repaint()
+    fresh = screen_pixels(viewport)
+    # the same picture; smooth scaling of a part of the film may round a few pixels one level apart
+    assert painted.size() == fresh.size() and not painted.isNull()
+    difference = np.abs(image_array(painted).astype(int) - image_array(fresh).astype(int))
+    assert difference.max() <= 2, f"{int((difference > 2).sum())} pixels differ"
+
+
+def image_array(image):
+    image = image.convertToFormat(image.Format.Format_RGB32)
+    return np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+
+
+def screen_pixels(widget):
+    """What is on screen for `widget` (the window's backing store), not a fresh render like grab()."""
+    top_left = widget.mapTo(widget.window(), QPoint(0, 0))
+    return widget.screen().grabWindow(widget.window().winId(), top_left.x(), top_left.y(), widget.width(),
+                                      widget.height()).toImage()

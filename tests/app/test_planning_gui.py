@@ -10,7 +10,7 @@ from measurements.case import Case, load_case
 from measurements.landmarks import Side
 from measurements.planning import find_cora, simulate
 
-from .conftest import open_and_wait, screenshot
+from .conftest import assert_screen_matches_a_full_repaint, open_and_wait, screenshot
 
 
 @pytest.fixture
@@ -56,7 +56,10 @@ def test_cut_hinge_angle_target_undo_and_save(qtbot, planned, tmp_path, monkeypa
     qtbot.mousePress(view.viewport(), Qt.LeftButton, Qt.NoModifier, start)
     for i in range(1, 6):
         qtbot.mouseMove(view.viewport(), start + (end - start) * i / 5)
+        qtbot.wait(5)  # Qt paints each step as it does for a user
     qtbot.mouseRelease(view.viewport(), Qt.LeftButton, Qt.NoModifier, end)
+    # what was painted step by step (only what changed) is what a repaint from scratch gives
+    assert_screen_matches_a_full_repaint(qtbot, view.viewport())
     hinge = doc.case.limbs[Side.RIGHT].extra["plans"][0]["hinge_px"]
     assert hinge == pytest.approx(lateral_end)  # snapped exactly onto the end
     # during the drag the panel lags by up to 80 ms; at release it shows the moved hinge's prediction
