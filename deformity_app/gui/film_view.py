@@ -231,6 +231,23 @@ class FilmRenderer:
         return region
 
 
+def hold_device_pixels(item: QGraphicsItem, on: bool) -> None:
+    """Keep what `item` painted in a pixmap (DeviceCoordinateCache) while `on`, when the item is not
+    much larger than the view: Qt caches the whole item then, and a repaint under something moving is
+    a blit. Larger (zoomed in), Qt's partial cache measured slower than painting again: no cache."""
+    mode = QGraphicsItem.CacheMode.NoCache
+    if on:
+        scene = item.scene()
+        views = scene.views() if scene is not None else []
+        if views:
+            area = item.deviceTransform(views[0].viewportTransform()).mapRect(item.boundingRect())
+            viewport = views[0].viewport().rect()
+            if area.width() <= 1.25 * viewport.width() and area.height() <= 1.25 * viewport.height():
+                mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+    if item.cacheMode() != mode:
+        item.setCacheMode(mode)
+
+
 class FilmItem(QGraphicsItem):
     """The film as a scene item: bounding rect ``(-0.5, -0.5, cols, rows)``, paints the exposed part.
 
@@ -252,9 +269,7 @@ class FilmItem(QGraphicsItem):
         frame repaints the overlays over it, and blitting the film back costs ~1 ms where drawing it
         again, smoothly scaled, costs ~3.5 ms on a 1600 x 1000 view. Off otherwise: a window change
         at 1:1 would refill a film-sized cache (measured 20x slower)."""
-        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache if on else QGraphicsItem.CacheMode.NoCache
-        if self.cacheMode() != mode:
-            self.setCacheMode(mode)
+        hold_device_pixels(self, on)
 
     def set_shape(self, rows: int, cols: int) -> None:
         """Resize to a film of ``rows`` x ``cols`` pixels (0, 0 for none)."""

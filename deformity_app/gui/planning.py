@@ -322,6 +322,7 @@ class HingeItem(QGraphicsItem):
             return
         self._gesture = new_gesture_id()
         self._offset = self.pos() - event.scenePos()
+        self.controller.window.overlay_item.hold(True)  # the measurements do not change while it moves
         event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
@@ -331,6 +332,7 @@ class HingeItem(QGraphicsItem):
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
         self._gesture = 0
+        self.controller.window.overlay_item.hold(False)
         event.accept()
 
 

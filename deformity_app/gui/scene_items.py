@@ -17,6 +17,7 @@ from measurements.landmarks import Side, landmark_label
 from measurements.overlay import Label, Layer, Overlay
 
 from .document import CaseDocument, new_gesture_id
+from .film_view import hold_device_pixels
 
 SIDE_COLOURS = {Side.RIGHT: QColor(80, 200, 255), Side.LEFT: QColor(255, 190, 60)}
 ABNORMAL = QColor(255, 70, 70)
@@ -195,6 +196,12 @@ class OverlayItem(QGraphicsItem):
         self._layout = after
         for area in dirty:
             self.update(area)
+
+    def hold(self, on: bool) -> None:
+        """Keep the painted overlay in a pixmap while something else moves over it (a hinge drag
+        repaints the fragment's region every step; blitting the lines back is cheaper than
+        stroking them again). Off otherwise: a landmark drag changes the overlay itself."""
+        hold_device_pixels(self, on)
 
     def set_layers(self, layers: set[Layer]) -> None:
         self.layers = set(layers)
