@@ -15,6 +15,8 @@ in every transfer syntax.
 """
 from __future__ import annotations
 
+import copy
+
 import logging
 import socket
 import threading
@@ -720,7 +722,9 @@ class _Outgoing:
         return StoreOutcome(self.sop_instance_uid, status, message, self.path, self.transfer_syntax, converted)
 
     def decompressed(self) -> Dataset:
-        ds = dcmread(self.source) if isinstance(self.source, Path) else self.source.copy()
+        # a deep copy: Dataset.copy() shares the elements and the file meta, and decompress() would
+        # rewrite the caller's object (it may be written or sent again afterwards)
+        ds = dcmread(self.source) if isinstance(self.source, Path) else copy.deepcopy(self.source)
         if ds.file_meta.TransferSyntaxUID.is_compressed:
             ds.decompress()  # pydicom 3: decodes the pixel data and sets explicit VR little endian
         elif ds.file_meta.TransferSyntaxUID != ExplicitVRLittleEndian:

@@ -311,6 +311,26 @@ def test_store_converts_when_the_node_refuses_the_compression(films):
     np.testing.assert_array_equal(received[0].pixel_array, pydicom.dcmread(films.j2k).pixel_array)
 
 
+def test_converting_a_dataset_for_the_node_leaves_the_callers_dataset_alone(films):
+    """An object built in memory and sent uncompressed to a node that refuses its compression: the
+    caller's dataset keeps its transfer syntax and its compressed pixel data (it may be sent again,
+    or written to a folder, afterwards)."""
+    from dicom_io.pacs import DimseNode
+
+    ds = pydicom.dcmread(films.j2k)
+    encoded = ds.PixelData
+    received: list = []
+    server, port = _scp(0x0000, received)
+    try:
+        result = DimseClient(DimseNode("127.0.0.1", port, "TESTSCP", timeout_s=10)).store([ds])
+    finally:
+        server.shutdown()
+    assert result.outcomes[0].status == "stored" and result.outcomes[0].converted
+    assert received[0].file_meta.TransferSyntaxUID in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+    assert ds.file_meta.TransferSyntaxUID == JPEG2000Lossless
+    assert ds.PixelData == encoded
+
+
 def test_store_cancel_stops_between_instances(orthanc, films, tmp_path):
     paths = [_copy_with_new_uids(films.tiny, tmp_path) for _ in range(3)]
     calls = []
