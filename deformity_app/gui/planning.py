@@ -137,7 +137,9 @@ class FragmentItem(QGraphicsItem):
         t = painter.worldTransform()
         scale = math.hypot(t.m11(), t.m12())
         exposed = option.exposedRect.intersected(self.polygon.boundingRect())
-        self._cached = self.renderer.paint(painter, exposed, scale, None, self._cached)
+        # window the whole fragment once (its bounding rect as the "visible" part): while the hinge is
+        # dragged the exposed part shifts every step, and each step would window a new region
+        self._cached = self.renderer.paint(painter, exposed, scale, self.polygon.boundingRect(), self._cached)
         painter.restore()
         pen = QPen(CUT_COLOUR, 1.2, Qt.DashLine)
         pen.setCosmetic(True)
