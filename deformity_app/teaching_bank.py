@@ -229,8 +229,29 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _file_stem(index: int, preset: str) -> str:
-    return f"{index + 1:02d}-{preset.replace('_', '-')}"
+# Bumped when the bank's files change for the same generator version (2: neutral file names and
+# blind DICOM descriptions, so that nothing a fellow sees before submitting names the deformity).
+BANK_LAYOUT = 2
+
+
+def _file_stem(index: int) -> str:
+    """A key's file name stem in the shipped bank: neutral ("key-03"), in teaching order."""
+    return f"key-{index + 1:02d}"
+
+
+def _remove_stale(folder: Path, old_stems: Any, stems: Sequence[str]) -> None:
+    """Remove the files an earlier layout of the bank wrote (they would be listed twice, and their names
+    said the diagnosis)."""
+    if not isinstance(old_stems, list):
+        return
+    for stem in old_stems:
+        if not isinstance(stem, str) or stem in stems or "/" in stem or "\\" in stem or stem.startswith("."):
+            continue
+        for suffix in (".dcm", ".case.json"):
+            try:
+                (folder / f"{stem}{suffix}").unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("a file of an earlier teaching bank cannot be removed: %s", exc.strerror or exc)
 
 
 def ensure_bank(folder: str | os.PathLike[str] | None = None, pixel_spacing_mm: float = DEFAULT_SPACING_MM,
@@ -238,14 +259,16 @@ def ensure_bank(folder: str | os.PathLike[str] | None = None, pixel_spacing_mm: 
     """The shipped teaching bank's folder, drawing its films and writing its keys when needed.
 
     `folder` defaults to :func:`default_bank_dir`. The films (DICOM) come from the demo generator
-    (deterministic: the same version and spacing give the same bytes); each key case is the
-    generator's ground-truth case plus the ``key`` object of ``resources/teaching/bank.json``.
-    Nothing is redrawn when the folder already holds this version at this spacing; when only the
-    metadata changed, only the key files are rewritten. `pixel_spacing_mm` 0.6 makes small films
-    for tests. `progress(done, total, title)` is called before each film is drawn and at the end.
-    About 3 s and 35 MB per film at 0.15 mm.
+    (deterministic: the same version and spacing give the same bytes) through
+    :func:`dicom_io.demo.write_bank_film`, blind: the files are named ``key-01`` ... in teaching order
+    and nothing in a film names its deformity. Each key case is the generator's ground-truth case
+    plus the ``key`` object of ``resources/teaching/bank.json``. Nothing is redrawn when the folder
+    already holds this version at this spacing; when only the metadata changed, only the key files
+    are rewritten; files of an earlier layout are removed. `pixel_spacing_mm` 0.6 makes small films
+    for tests. `progress(done, total, name)` is called before each film is drawn (with the neutral
+    file stem, never the title) and at the end. About 3 s and 35 MB per film at 0.15 mm.
     """
-    from dicom_io.demo import GENERATOR_VERSION, bank_specs, write_demo
+    from dicom_io.demo import GENERATOR_VERSION, bank_specs, write_bank_film
 
     folder = Path(folder) if folder is not None else default_bank_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -256,8 +279,9 @@ def ensure_bank(folder: str | os.PathLike[str] | None = None, pixel_spacing_mm: 
         raise TeachingBankError(f"the bank metadata names presets the generator does not have: {', '.join(unknown)}")
     digest = _metadata_digest(entries)
     manifest = _read_manifest(folder)
-    stems = [_file_stem(i, preset) for i, (preset, _info) in enumerate(entries)]
+    stems = [_file_stem(i) for i in range(len(entries))]
     same_films = (manifest.get("generator_version") == GENERATOR_VERSION
+                  and manifest.get("layout") == BANK_LAYOUT
                   and manifest.get("pixel_spacing_mm") == pixel_spacing_mm
                   and manifest.get("files") == stems
                   and all((folder / f"{s}.dcm").is_file() and (folder / f"{s}.case.json").is_file() for s in stems))
@@ -265,22 +289,24 @@ def ensure_bank(folder: str | os.PathLike[str] | None = None, pixel_spacing_mm: 
         return folder
 
     total = len(entries)
+    if not same_films:
+        _remove_stale(folder, manifest.get("files"), stems)
     for i, ((preset, info), stem) in enumerate(zip(entries, stems)):
         case_path = folder / f"{stem}.case.json"
         if same_films:
             data = json.loads(case_path.read_text(encoding="utf-8"))
         else:
             if progress is not None:
-                progress(i, total, info.title)
-            _film, case_path = write_demo(folder, specs[preset], stem)
+                progress(i, total, stem)
+            _film, case_path = write_bank_film(folder, specs[preset], stem)
             data = json.loads(case_path.read_text(encoding="utf-8"))
         key = info.to_json()
         key["id"] = info.id or preset
         data["key"] = key
         atomic_write_text(case_path, dumps_case(case_from_mapping(data)))
     atomic_write_text(folder / MANIFEST_NAME, json.dumps({
-        "generator_version": GENERATOR_VERSION, "pixel_spacing_mm": pixel_spacing_mm, "metadata": digest,
-        "files": stems}, indent=2) + "\n")
+        "generator_version": GENERATOR_VERSION, "layout": BANK_LAYOUT, "pixel_spacing_mm": pixel_spacing_mm,
+        "metadata": digest, "files": stems}, indent=2) + "\n")
     if progress is not None:
         progress(total, total, "")
     log.info("teaching bank ready in %s (%d keys)", folder, total)
@@ -298,9 +324,14 @@ class SavedKey:
 
 
 # Elements that name or locate a person, emptied (type 2) or removed in an anonymised key film, on
-# top of the four the issue names (PatientName, PatientID, PatientBirthDate, AccessionNumber).
+# top of the four the issue names (PatientName, PatientID, PatientBirthDate, AccessionNumber); and
+# those that may say the diagnosis (descriptions, reasons for the study: removed by DICOM's basic
+# confidentiality profile too), since a fellow measures the key's film blind.
 _BLANK = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "ReferringPhysicianName", "StudyID")
-_REMOVE = ("OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName",
+_REMOVE = ("StudyDescription", "SeriesDescription", "AdmittingDiagnosesDescription",
+           "AdmittingDiagnosesCodeSequence", "ReasonForStudy", "ReasonForTheRequestedProcedure",
+           "RequestedProcedureDescription", "PerformedProcedureStepDescription",
+           "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName",
            "PatientMotherBirthName", "PatientAddress", "PatientTelephoneNumbers", "PatientBirthTime",
            "IssuerOfPatientID", "MilitaryRank", "MedicalRecordLocator", "PatientComments", "AdmissionID",
            "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "StationName",

@@ -61,6 +61,8 @@ __all__ = [
     "bent_femur",
     "bent_tibia",
     "bank_specs",
+    "bank_film_dataset",
+    "write_bank_film",
     "DEFAULT_DEMO",
     "WINDOW_PRESETS",
     "generate_case",
@@ -352,6 +354,63 @@ def write_demo(
     text = json.dumps(case, indent=2) + "\n"
     _atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
     log.info("wrote synthetic film %s (%s) and its case", film_path, spec.name)
+    return film_path, case_path
+
+
+# --- the teaching bank's films ----------------------------------------------------------------------
+#
+# A teaching film must not say its diagnosis: a fellow measures it blind. The bank's films carry the
+# same pixels as `film_dataset` draws, but neutral descriptions, no comment naming the deformity and
+# their own UIDs (the demo film keeps its own; a film of the bank is another object).
+BANK_STUDY_DESCRIPTION = "Standing long-leg AP (synthetic teaching film)"
+BANK_SERIES_DESCRIPTION = "Long-leg AP"
+BANK_IMAGE_COMMENTS = "Synthetic film, not a patient."
+
+
+def _bank_uids(spec: FilmSpec, seed: int) -> dict[str, str]:
+    key = _spec_key(spec, seed)
+    return {
+        "study": str(generate_uid(_UID_PREFIX, [PATIENT_ID, "teaching bank study", GENERATOR_VERSION])),
+        "series": str(generate_uid(_UID_PREFIX, [key, "teaching bank series"])),
+        "sop": str(generate_uid(_UID_PREFIX, [key, "teaching bank sop"])),
+    }
+
+
+def bank_film_dataset(pixels: np.ndarray, spec: FilmSpec, seed: int = 0) -> Dataset:
+    """The DICOM dataset of a teaching-bank film: `film_dataset`'s, blind.
+
+    Nothing in it names the deformity (StudyDescription, SeriesDescription and ImageComments are
+    neutral), and its Study, Series and SOP Instance UIDs are the bank's, not the demo film's.
+    """
+    ds = film_dataset(pixels, spec, seed)
+    uids = _bank_uids(spec, seed)
+    ds.StudyDescription = BANK_STUDY_DESCRIPTION
+    ds.SeriesDescription = BANK_SERIES_DESCRIPTION
+    ds.ImageComments = BANK_IMAGE_COMMENTS
+    ds.StudyInstanceUID = uids["study"]
+    ds.SeriesInstanceUID = uids["series"]
+    ds.SOPInstanceUID = uids["sop"]
+    ds.file_meta.MediaStorageSOPInstanceUID = uids["sop"]
+    return ds
+
+
+def write_bank_film(folder: str | os.PathLike[str], spec: FilmSpec, name: str, seed: int = 0) -> tuple[Path, Path]:
+    """Write a teaching-bank film `<name>.dcm` (`bank_film_dataset`) and its ground-truth case
+    `<name>.case.json` into `folder`; the case names the film by file name and by its bank UID.
+
+    Give `name` a neutral stem ("key-03"): the file names are shown when a film is opened.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels, case = generate_film(spec, seed)
+    film_path = folder / f"{name}.dcm"
+    case_path = folder / f"{name}.case.json"
+    ds = bank_film_dataset(pixels, spec, seed)
+    case["image"] = {"path": film_path.name, **case["image"], "sop_instance_uid": str(ds.SOPInstanceUID)}
+    _atomic_write(film_path, lambda f: ds.save_as(f, enforce_file_format=True))
+    text = json.dumps(case, indent=2) + "\n"
+    _atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
+    log.info("wrote teaching-bank film %s and its case", film_path)
     return film_path, case_path
 
 

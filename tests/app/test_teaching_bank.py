@@ -118,6 +118,52 @@ def test_a_key_scores_100_against_itself(keys):
     assert score_attempt(case.copy(), case).score_pct == 100.0
 
 
+def _words_of_the_answers() -> set[str]:
+    """Words of the keys' titles and diagnoses that name a deformity (checked against what a fellow sees)."""
+    from deformity_app.teaching_bank import bank_entries
+
+    words = {"varus", "valgus", "tibial", "femoral", "convergence", "malorientation", "discrepancy", "two-level"}
+    for preset, info in bank_entries():
+        words |= {preset, preset.replace("_", "-"), info.title.lower()}
+    return words
+
+
+def test_nothing_a_fellow_sees_of_a_bank_film_names_its_deformity(bank, keys):
+    """The film's file name and its DICOM descriptions and comments are neutral (the key case, the
+    answer, may say everything)."""
+    answers = _words_of_the_answers()
+    assert sorted(p.name for p in bank.glob("*.dcm")) == [f"key-{i:02d}.dcm" for i in range(1, 10)]
+    for key in keys.values():
+        ds = pydicom.dcmread(key.film_path, stop_before_pixels=True)
+        shown = " ".join([key.film_path.name, key.path.name] + [str(ds.get(name, "")) for name in (
+            "StudyDescription", "SeriesDescription", "ImageComments", "ProtocolName", "DerivationDescription",
+            "PerformedProcedureStepDescription", "RequestedProcedureDescription")]).lower()
+        assert not any(word in shown for word in answers), (key.id, shown)
+        # the case names its film by the film's own UID, which is not the demo film's
+        assert key.sop_instance_uid == str(ds.SOPInstanceUID) == str(ds.file_meta.MediaStorageSOPInstanceUID)
+    from dicom_io.demo import DEFAULT_DEMO, generate_case
+
+    demo_uid = generate_case(DEFAULT_DEMO)["image"]["sop_instance_uid"]
+    assert demo_uid not in {k.sop_instance_uid for k in keys.values()}
+
+
+def test_a_bank_of_the_earlier_layout_is_replaced(tmp_path):
+    """A bank drawn before the films were named neutrally: its files (named after the diagnosis) go."""
+    folder = tmp_path / "bank"
+    folder.mkdir()
+    old_stems = ["01-normal", "04-proximal-tibial-varus"]
+    for stem in old_stems:
+        (folder / f"{stem}.dcm").write_bytes(b"old film")
+        (folder / f"{stem}.case.json").write_text("{}")
+    (folder / "my-notes.txt").write_text("kept")
+    (folder / MANIFEST_NAME).write_text(json.dumps({"generator_version": "1", "pixel_spacing_mm": 0.6,
+                                                    "metadata": "x", "files": old_stems}))
+    ensure_bank(folder, pixel_spacing_mm=0.6)
+    assert not any((folder / f"{stem}{suffix}").exists() for stem in old_stems for suffix in (".dcm", ".case.json"))
+    assert (folder / "my-notes.txt").exists()
+    assert [k.path.name for k in list_keys(folder)] == [f"key-{i:02d}.case.json" for i in range(1, 10)]
+
+
 def test_ensure_bank_is_idempotent_and_rewrites_only_metadata(bank):
     films = sorted(bank.glob("*.dcm"))
     cases = sorted(bank.glob("*.case.json"))
@@ -168,6 +214,9 @@ def test_save_as_key_anonymises(keys, tmp_path):
     assert ds.StudyInstanceUID != original.StudyInstanceUID
     assert np.array_equal(ds.pixel_array, original.pixel_array)
     assert "ImageComments" not in ds
+    # descriptions may name the diagnosis (a key's film is measured blind): removed, as DICOM's basic
+    # confidentiality profile removes them
+    assert original.StudyDescription and "StudyDescription" not in ds and "SeriesDescription" not in ds
 
     key_case = load_case(saved.case_path)
     assert set(key_case.extra) == {"key"}  # no reader, patient, measured_at or ground truth
