@@ -4,7 +4,12 @@ Both are cases on the same film. The attempt is measured with the key's film pro
 spacing, calibration, orientation), so that a fellow's own calibration cannot change the score.
 Lengths are in millimetres with the key's spacing, or in pixels when the key's film is
 uncalibrated; tolerances and bands are read from `resources/teaching/scoring.json` and then carry
-the film's unit.
+the film's unit (practice.md gives no pixel tolerance: on an uncalibrated key the millimetre
+numbers are read as pixels, and every output says so).
+
+"For each measurement the key has" includes the case-level limb-length discrepancy (`lld_mm`,
+measurements.md; `lld_px` uncalibrated): it is scored with the lengths' band, once per case, under
+the limb name "case" (:data:`CASE`).
 
 Pure: no Qt, no application; the command line (`deformity-app score`) and the practice mode call
 :func:`score_attempt`.
@@ -47,6 +52,17 @@ SHAFT_PARTNERS: dict[str, str] = {
 MAT_CLASSES: tuple[str, ...] = ("malalignment", "femur", "tibia", "joint")
 MAT_SHOWN: tuple[str, ...] = ("malalignment", "femur", "tibia", "joint", "hip", "ankle")
 UNKNOWN = "unknown"
+CASE = "case"  # the score JSON's section for case-level measurements (the limb-length discrepancy)
+CASE_KEYS: tuple[str, ...] = ("lld_mm",)
+# practice.md gives tolerances in mm and says lengths are in pixels on an uncalibrated film, but no
+# pixel tolerance: the same numbers are used as pixels, and every output says so in these words.
+UNCALIBRATED_NOTE = ("The key's film is uncalibrated: landmark errors, lengths, tolerances and bands are in pixels "
+                     "(the millimetre tolerances and bands of the scoring rules are applied as pixels).")
+
+
+def case_measurement_label(key: str) -> str:
+    """What a person calls a case-level measurement: "LLD (right − left)", "(px)" when uncalibrated."""
+    return "LLD (right − left)" + (" (px)" if key.endswith("_px") else "")
 # Float noise must not fail an error that prints as exactly the tolerance.
 _EPS = 1e-9
 JSON_DECIMALS = 2
@@ -199,9 +215,13 @@ class AttemptScore:
     landmarks_scored: int
     attempt_result: CaseResult | None = None
     key_result: CaseResult | None = None
+    case_measurements: Mapping[str, MeasurementScore] = field(default_factory=dict)  # "lld_mm" / "lld_px"
 
     def to_json(self) -> dict[str, Any]:
-        """The `score --json` object of practice.md (plus counts, the unit and the tolerances)."""
+        """The `score --json` object of practice.md (plus counts, the unit and the tolerances).
+
+        Case-level measurements (the limb-length discrepancy) sit beside the limbs in
+        ``measurements`` under ``"case"``."""
         u = self.unit
         out: dict[str, Any] = {"unit": u, "landmarks": {}, "measurements": {}, "mat": {}}
         for side in (Side.RIGHT, Side.LEFT):
@@ -218,17 +238,7 @@ class AttemptScore:
                 }
                 for name, s in limb.landmarks.items()
             }
-            out["measurements"][str(side)] = {
-                key: {
-                    "attempt": _r(m.attempt),
-                    "key": _r(m.expected),
-                    "error": _r(m.error),
-                    "band": m.band,
-                    "pass": m.passed,
-                    **({"reason": m.reason} if m.reason else {}),
-                }
-                for key, m in limb.measurements.items()
-            }
+            out["measurements"][str(side)] = {key: _measurement_json(m) for key, m in limb.measurements.items()}
             if limb.mat is not None:
                 out["mat"][str(side)] = {
                     "pass": limb.mat.passed,
@@ -238,6 +248,8 @@ class AttemptScore:
                     "attempt_summary": limb.mat.attempt_summary,
                     "key_summary": limb.mat.key_summary,
                 }
+        if self.case_measurements:
+            out["measurements"][CASE] = {key: _measurement_json(m) for key, m in self.case_measurements.items()}
         out["measurements_passed"] = self.measurements_passed
         out["measurements_scored"] = self.measurements_scored
         out["mat_passed"] = self.mat_passed
@@ -246,6 +258,11 @@ class AttemptScore:
         out["landmarks_scored"] = self.landmarks_scored
         out["score_pct"] = None if self.score_pct is None else round(self.score_pct, 1) + 0.0
         return out
+
+
+def _measurement_json(m: MeasurementScore) -> dict[str, Any]:
+    return {"attempt": _r(m.attempt), "key": _r(m.expected), "error": _r(m.error), "band": m.band,
+            "pass": m.passed, **({"reason": m.reason} if m.reason else {})}
 
 
 def _r(value: float | None) -> float | None:
@@ -370,6 +387,26 @@ def _score_measurements(attempt: LimbResult | None, key: LimbResult, calibrated:
 _BASIS_WORDS = {"head_top": "top", "head_center": "centre"}
 
 
+def _score_case_measurements(attempt: CaseResult, key: CaseResult, calibrated: bool,
+                             rules: ScoringRules) -> dict[str, MeasurementScore]:
+    """The limb-length discrepancy (right minus left), when the key has it and the rules give it a band."""
+    out: dict[str, MeasurementScore] = {}
+    for k in CASE_KEYS:
+        name = k if calibrated else k[:-3] + "_px"
+        expected = getattr(key, name, None)
+        band = rules.band(k)
+        if expected is None or band is None:
+            continue
+        value = getattr(attempt, name, None)
+        if value is None:
+            reason = attempt.unavailable.get(k, "not measured")
+            out[name] = MeasurementScore(name, None, float(expected), None, band, False, reason)
+            continue
+        error = float(value) - float(expected)
+        out[name] = MeasurementScore(name, float(value), float(expected), error, band, abs(error) <= band + _EPS)
+    return out
+
+
 def _score_mat(attempt: LimbResult | None, key: LimbResult, rules: ScoringRules) -> MatScore | None:
     compared = tuple(c for c in rules.mat_classes if key.mat.get(c, UNKNOWN) != UNKNOWN)
     if not compared:
@@ -388,7 +425,8 @@ def score_attempt(attempt: Case, key: Case, rules: ScoringRules | None = None,
 
     Every landmark of the key is scored (distance in mm with the key's spacing, pixels when the key
     is uncalibrated; the shaft rule for the four shaft midpoints); every measurement the key has is
-    compared within its band; the malalignment test's classes the key has must match;
+    compared within its band, the case-level limb-length discrepancy too; the malalignment test's
+    classes the key has must match;
     ``score_pct = 100 (measurements passed + MAT passed) / (measurements scored + MAT scored)``
     over both limbs. Raises ScoringError when the two cases are not on the same film or the key
     has no landmarks.
@@ -421,14 +459,18 @@ def score_attempt(attempt: Case, key: Case, rules: ScoringRules | None = None,
         if mat is not None:
             mat_scored += 1
             mat_pass += int(mat.passed)
+    case_measurements = _score_case_measurements(attempt_result, key_result, calibrated, rules)
+    m_scored += len(case_measurements)
+    m_pass += sum(m.passed for m in case_measurements.values())
     total = m_scored + mat_scored
     pct = None if total == 0 else 100.0 * (m_pass + mat_pass) / total
     return AttemptScore(limbs, "mm" if calibrated else "px", m_pass, m_scored, mat_pass, mat_scored, pct,
-                        l_pass, l_scored, attempt_result, key_result)
+                        l_pass, l_scored, attempt_result, key_result, case_measurements)
 
 
 __all__ = [
     "AttemptScore",
+    "CASE",
     "DEFAULT_RULES_PATH",
     "LandmarkScore",
     "LimbScore",
@@ -437,6 +479,8 @@ __all__ = [
     "MeasurementScore",
     "SHAFT_PARTNERS",
     "ScoringError",
+    "UNCALIBRATED_NOTE",
+    "case_measurement_label",
     "ScoringRules",
     "blank_attempt",
     "check_same_film",

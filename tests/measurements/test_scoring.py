@@ -220,8 +220,55 @@ def test_both_limbs_and_an_empty_attempt_limb():
     assert all(not m.passed and m.reason == "the attempt has no landmarks on this limb"
                for m in left.measurements.values())
     assert not left.mat.passed
+    # the key has a limb-length discrepancy (both limbs); the attempt, with one limb, cannot give it
+    lld = result.case_measurements["lld_mm"]
+    assert lld.attempt is None and not lld.passed and lld.reason == "needs both limbs"
     n_left = len(left.measurements)
-    assert result.score_pct == pytest.approx(100 * 16 / (16 + n_left + 1))
+    # 15 measurements and the MAT of the right limb pass; the left's measurements and MAT and the LLD fail
+    assert result.score_pct == pytest.approx(100 * 16 / (16 + n_left + 1 + 1))
+
+
+def _ankle_moved_along_the_limb(key: Case, side: str, mm: float) -> Case:
+    """The ankle centre moved `mm` further from the femoral head centre along the line between them:
+    that limb's length (head centre to ankle centre, no head top) grows by exactly `mm`."""
+    lm = key.limbs[side].landmarks
+    (hx, hy), (ax, ay) = lm["femoral_head_center"], lm["ankle_center"]
+    length = math.hypot(ax - hx, ay - hy)
+    px = mm / SPACING[0]
+    return moved(key, side, "ankle_center", (ax - hx) / length * px, (ay - hy) / length * px)
+
+
+@pytest.mark.parametrize("mm,passed", [(2.0, True), (4.0, False)])
+def test_limb_length_discrepancy_is_scored_once_per_case(mm, passed):
+    """practice.md scores "each measurement the key has"; measurements.md's lld_mm is one (case level),
+    with the lengths' 3 mm band."""
+    key = key_case({"right": KEY_LIMB, "left": NORMAL})
+    attempt = _ankle_moved_along_the_limb(key, "left", mm)
+    result = score_attempt(attempt, key)
+    lld = result.case_measurements["lld_mm"]
+    assert lld.band == 3.0
+    # right minus left: the left limb is `mm` longer in the attempt, so the attempt's LLD is `mm` smaller
+    assert lld.error == pytest.approx(-mm, abs=1e-6) and lld.passed is passed
+    assert lld.expected == pytest.approx(math.dist(KEY_LIMB["femoral_head_center"], KEY_LIMB["ankle_center"])
+                                         - math.dist(NORMAL["femoral_head_center"], NORMAL["ankle_center"]), abs=1e-6)
+    per_limb = sum(len(limb.measurements) for limb in result.limbs.values())
+    assert result.measurements_scored == per_limb + 1
+    data = result.to_json()
+    json.dumps(data, allow_nan=False)
+    assert data["measurements"]["case"]["lld_mm"]["error"] == pytest.approx(-mm, abs=0.01)
+    assert data["measurements"]["case"]["lld_mm"]["pass"] is passed
+
+
+def test_limb_length_discrepancy_of_an_uncalibrated_key_is_in_pixels():
+    key = key_case({"right": KEY_LIMB, "left": NORMAL}, calibrated=False)
+    result = score_attempt(key.copy(), key)
+    assert set(result.case_measurements) == {"lld_px"} and result.case_measurements["lld_px"].passed
+    assert result.score_pct == 100.0
+
+
+def test_a_one_limb_key_has_no_limb_length_discrepancy():
+    key = key_case()
+    assert score_attempt(key.copy(), key).case_measurements == {}
 
 
 def test_json_shape_of_the_spec():
