@@ -143,7 +143,36 @@ def _absolute_ci(ms: MeanSquares, rho: float, alpha: float) -> tuple[float, floa
 
 
 def _spearman_brown(r: float, k: int) -> float:
+    """The mean of k readers' reliability from one reader's, ``k r / (1 + (k-1) r)``.
+
+    It rises monotonically from -inf to 1 as r goes from -1/(k-1) to 1; below -1/(k-1) (possible for
+    ICC(A,1) only, when readers agree worse than chance) the formula leaves its range (it gives values
+    above 1), and the k-reader reliability is undefined: NaN.
+    """
+    pole = -1.0 / (k - 1)
+    if not math.isfinite(r) or r < pole:
+        return math.nan
+    if r == pole:
+        return -math.inf
     return _ratio(k * r, 1 + (k - 1) * r)
+
+
+def _spearman_brown_ci(ci: tuple[float, float], k: int) -> tuple[float, float]:
+    """ICC(A,k)'s limits from ICC(A,1)'s, as McGraw & Wong's case 2A formulas give them (they are the
+    Spearman–Brown step-up of the single-reader limits).
+
+    Where ICC(A,1)'s lower limit is below -1/(k-1) the step-up would put the lower limit above the
+    upper (pingouin and psych print such intervals as they come); the ICC(A,k) values that ICC(A,1)'s
+    interval allows then reach down without bound, so the lower limit is -inf. When even the upper
+    limit is below -1/(k-1), no ICC(A,k) is allowed: both limits are NaN.
+    """
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return (math.nan, math.nan)
+    pole = -1.0 / (k - 1)
+    if hi <= pole:
+        return (math.nan, math.nan)
+    return (-math.inf if lo <= pole else _spearman_brown(lo, k), _spearman_brown(hi, k))
 
 
 def icc(values: Any, confidence: float = 0.95) -> IccResult:
@@ -154,17 +183,26 @@ def icc(values: Any, confidence: float = 0.95) -> IccResult:
     each with its confidence interval from the F distribution (ICC(A,k)'s is the Spearman–Brown
     step-up of ICC(A,1)'s, as psych and pingouin compute it). Raises ValueError for a matrix
     smaller than 2 x 2 or with missing values.
+
+    Values and limits below 0 are kept as computed (readers who agree worse than chance; the
+    k-reader forms' lower limits can lie far below 0). One case departs from the packages: when
+    ICC(A,1) or its lower limit is below -1/(k-1), the step-up leaves its range (pingouin then
+    prints an ICC(A,k) above 1 or a lower limit above the upper); here ICC(A,k) is NaN and its
+    lower limit -inf (see :func:`_spearman_brown_ci`).
     """
     ms = mean_squares(values)
     n, k = ms.n, ms.k
     alpha = 1.0 - confidence
     msr, msc, mse, msw = ms.msr, ms.msc, ms.mse, ms.msw
+    a1 = _ratio(msr - mse, msr + (k - 1) * mse + k * (msc - mse) / n)
     values_ = {
         "ICC(1,1)": _ratio(msr - msw, msr + (k - 1) * msw),
-        "ICC(A,1)": _ratio(msr - mse, msr + (k - 1) * mse + k * (msc - mse) / n),
+        "ICC(A,1)": a1,
         "ICC(C,1)": _ratio(msr - mse, msr + (k - 1) * mse),
         "ICC(1,k)": _ratio(msr - msw, msr),
-        "ICC(A,k)": _ratio(msr - mse, msr + (msc - mse) / n),
+        # = the Spearman–Brown step-up of ICC(A,1); undefined (NaN, not a value above 1) when ICC(A,1)
+        # is below -1/(k-1)
+        "ICC(A,k)": _ratio(msr - mse, msr + (msc - mse) / n) if not a1 < -1.0 / (k - 1) else math.nan,
         "ICC(C,k)": _ratio(msr - mse, msr),
     }
     f_one = _ratio(msr, msw)
@@ -177,10 +215,49 @@ def icc(values: Any, confidence: float = 0.95) -> IccResult:
         "ICC(A,1)": a_single,
         "ICC(C,1)": c_single,
         "ICC(1,k)": one_average,
-        "ICC(A,k)": (_spearman_brown(a_single[0], k), _spearman_brown(a_single[1], k)),
+        "ICC(A,k)": _spearman_brown_ci(a_single, k),
         "ICC(C,k)": c_average,
     }
     return IccResult(n, k, values_, ci, ms, confidence)
+
+
+NEGATIVE_NOTE = (
+    "ICCs and limits below 0 are reported as computed, as statistical packages report them, not set to 0: an "
+    "ICC below 0 means the readers differ about a subject more than the subjects differ from one another (no "
+    "reliability), and an interval reaching below 0 means that reliability is not shown. The lower limits of "
+    "the k-reader forms can lie far below 0 when a single reader's agreement is poor."
+)
+
+
+def has_negative(result: IccResult | None) -> bool:
+    """Whether an ICC or a 95 % limit of `result` is below 0 (then :data:`NEGATIVE_NOTE` goes with it)."""
+    if result is None:
+        return False
+    values = list(result.icc.values()) + [v for ci in result.ci95.values() for v in ci]
+    return any(v < 0 for v in values if not math.isnan(v))
+
+
+def icc_notes(result: IccResult) -> list[str]:
+    """Sentences on the values of an ICC result that need them: an undefined ICC(A,k), unbounded values
+    or limits (written as null in JSON, so that a reader knows why)."""
+    notes: list[str] = []
+    a1 = result.icc["ICC(A,1)"]
+    pole = -1.0 / (result.k - 1)
+    if math.isfinite(a1) and a1 < pole:
+        notes.append(f"ICC(A,k) is undefined: ICC(A,1) ({a1:.3f}) is below -1/(k-1) = {pole:.3f}, where the mean "
+                     "of k readers has no reliability to report (statistical packages print a value above 1)")
+    flat = result.mean_squares.msr == 0
+    for form in ICC_FORMS:
+        value = result.icc[form]
+        lo, _hi = result.ci95[form]
+        if value == -math.inf:
+            notes.append(f"{form} is unbounded below: every subject has the same mean value")
+        elif lo == -math.inf:
+            why = ("every subject has the same mean value" if flat or form != "ICC(A,k)" else
+                   f"ICC(A,1)'s lower limit is below -1/(k-1) = {pole:.3f}; statistical packages print a lower "
+                   "limit above the upper")
+            notes.append(f"{form}: the lower 95 % limit is unbounded ({why})")
+    return notes
 
 
 def sem(values: Any, icc_a1: float) -> float:
@@ -456,6 +533,9 @@ class AgreementResult:
             if m.icc is not None:
                 entry["icc"] = {form: _j(m.icc.icc[form], 4) for form in ICC_FORMS}
                 entry["ci95"] = {form: [_j(lo, 4), _j(hi, 4)] for form, (lo, hi) in m.icc.ci95.items()}
+                notes = icc_notes(m.icc)
+                if notes:
+                    entry["notes"] = notes  # why a value or a limit is null
             else:
                 entry["icc"] = None
                 entry["ci95"] = None
@@ -523,6 +603,8 @@ def _j(value: float | None, digits: int) -> float | None:
 
 
 def _c(value: float | None, digits: int) -> Any:
+    if value is not None and math.isinf(value):
+        return "Inf" if value > 0 else "-Inf"  # an unbounded limit, as R writes it
     return round(float(value), digits) + 0.0 if _finite(value) else ""
 
 
@@ -636,6 +718,7 @@ __all__ = [
     "CSV_COLUMNS",
     "HEADLINE",
     "ICC_FORMS",
+    "NEGATIVE_NOTE",
     "IccResult",
     "IntraReader",
     "MeanSquares",
@@ -647,7 +730,9 @@ __all__ = [
     "analyse",
     "bland_altman",
     "case_values",
+    "has_negative",
     "icc",
+    "icc_notes",
     "mdc95",
     "mean_squares",
     "parse_reader",

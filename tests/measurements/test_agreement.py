@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from measurements.agreement import (HEADLINE, ICC_FORMS, AgreementError, agreement, bland_altman, icc, parse_reader,
-                                    read_study)
+from measurements.agreement import (HEADLINE, ICC_FORMS, AgreementError, agreement, bland_altman, icc, icc_notes,
+                                    parse_reader, read_study)
 from measurements.case import Case, save_case
 
 # pingouin 0.7 calls a pandas keyword that pandas 3.1 deprecates
@@ -136,6 +136,74 @@ def test_random_studies_match_pingouin(seed):
         lo, hi = theirs.loc[form, "CI95"]  # pingouin rounds its intervals to 2 decimals
         assert ours.ci95[form][0] == pytest.approx(lo, abs=0.005 + 1e-9), form
         assert ours.ci95[form][1] == pytest.approx(hi, abs=0.005 + 1e-9), form
+
+
+# Low agreement (six subjects, three readers, values like noise): pingouin's ICC(A,k) interval comes out
+# as 20.12 to 0.56, its lower limit above its upper, because ICC(A,1)'s lower limit (-0.54) is below
+# -1/(k-1) = -0.5, where the Spearman–Brown step-up to k readers leaves its range.
+LOW_AGREEMENT = [[-0.4, -1.1, 0.7], [-1.1, 2.0, 0.9], [-0.4, 0.6, 1.6], [2.8, -0.9, 1.1], [0.5, -0.3, 1.1],
+                 [0.5, 1.1, -0.5]]
+
+
+def test_negative_limits_are_kept_as_pingouin_computes_them():
+    """Low agreement gives negative ICCs and negative lower limits: correct, and the same as pingouin's."""
+    pg = pytest.importorskip("pingouin")
+    ours = icc(LOW_AGREEMENT)
+    theirs = _pingouin_table(pg, np.array(LOW_AGREEMENT))
+    assert ours.icc["ICC(A,1)"] < 0 and ours.ci95["ICC(A,1)"][0] < -0.5
+    for form in ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(C,k)"):
+        lo, hi = theirs.loc[form, "CI95"]
+        assert ours.ci95[form] == pytest.approx((lo, hi), abs=0.005 + 1e-9), form
+        assert ours.ci95[form][0] <= ours.ci95[form][1], form
+    assert ours.icc["ICC(A,k)"] == pytest.approx(theirs.loc["ICC(A,k)", "ICC"], abs=1e-9)
+
+
+def test_an_interval_whose_lower_limit_is_beyond_the_step_up_is_unbounded_not_inverted():
+    pg = pytest.importorskip("pingouin")
+    x = np.array(LOW_AGREEMENT)
+    k = x.shape[1]
+    theirs_lo, theirs_hi = _pingouin_table(pg, x).loc["ICC(A,k)", "CI95"]
+    assert theirs_lo > theirs_hi  # what the packages print
+    ours = icc(x)
+    lo1, hi1 = ours.ci95["ICC(A,1)"]
+    assert lo1 < -1 / (k - 1) < hi1
+    lo, hi = ours.ci95["ICC(A,k)"]
+    assert lo == -math.inf  # every ICC(A,k) below the step-up of the upper limit is allowed
+    assert hi == pytest.approx(k * hi1 / (1 + (k - 1) * hi1), abs=1e-12)
+    assert hi == pytest.approx(theirs_hi, abs=0.005 + 1e-9)
+    assert any("ICC(A,k): the lower 95 % limit is unbounded" in note for note in icc_notes(ours))
+
+
+def test_icc_a_k_is_undefined_when_icc_a_1_is_below_the_step_up_range():
+    """Row means all equal (MSR 0) and readers closer than the residual: ICC(A,1) below -1/(k-1)."""
+    x = [[0.0, 1.0, 2.0], [1.0, 2.0, 0.0], [2.0, 0.0, 1.0], [0.0, 1.0, 2.0]]
+    n, k = 4, 3
+    # by hand: MSR 0; column means 0.75, 1, 1.25 give MSC = 4 * 0.125 / 2 = 0.25; SST 8 = SSC 0.5 + SSE 7.5
+    msr, msc, mse = 0.0, 0.25, 7.5 / ((n - 1) * (k - 1))
+    a1 = (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
+    assert a1 == pytest.approx(-0.714285714, abs=1e-6) and a1 < -1 / (k - 1)
+    stepped_up = (msr - mse) / (msr + (msc - mse) / n)
+    assert stepped_up > 1  # what the formula (and pingouin) would report: not a correlation
+    result = icc(x)
+    assert result.icc["ICC(A,1)"] == pytest.approx(a1, abs=1e-12)
+    assert math.isnan(result.icc["ICC(A,k)"])
+    assert any(note.startswith("ICC(A,k) is undefined") for note in icc_notes(result))
+
+
+def test_unbounded_limits_in_json_and_csv(tmp_path):
+    """An unbounded limit is null in the JSON, with a note saying why, and -Inf in the CSV."""
+    for i, row in enumerate(LOW_AGREEMENT):
+        for j, value in enumerate(row):
+            write_case(tmp_path / "ABC"[j] / f"t{i}.case.json", {"right": mpta_landmarks(86.0 + value)},
+                       reader={"name": "ABC"[j]}, film=f"t{i}")
+    result = agreement(tmp_path)
+    data = result.to_json()
+    json.dumps(data, allow_nan=False)
+    mpta = data["measurements"]["mpta_deg"]
+    assert mpta["ci95"]["ICC(A,k)"][0] is None and mpta["ci95"]["ICC(A,k)"][1] is not None
+    assert any("unbounded" in note for note in mpta["notes"])
+    rows = [r for r in result.csv_rows() if r["measurement"] == "mpta_deg" and r["statistic"] == "ICC(A,k)"]
+    assert rows[0]["ci95_low"] == "-Inf"
 
 
 def test_mean_squares_by_hand():
