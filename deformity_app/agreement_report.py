@@ -25,7 +25,15 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, KeepTogether, PageTemplate, Paragraph, Spacer,
                                 Table, TableStyle)
 
-from measurements.agreement import HEADLINE, ICC_FORMS, AgreementResult, BlandAltman, MeasurementAgreement
+from measurements.agreement import (
+    HEADLINE,
+    ICC_FORMS,
+    NEGATIVE_NOTE,
+    AgreementResult,
+    BlandAltman,
+    MeasurementAgreement,
+    icc_notes,
+)
 from measurements.present import DESCRIPTIONS, LABELS
 
 from . import __version__
@@ -57,7 +65,9 @@ NOTES = (
     "single reader (Koo & Li 2016), read from its 95 % interval: below 0.5 poor, 0.5 to 0.75 moderate, 0.75 to "
     "0.9 good, above 0.9 excellent. SEM = SD of all values x sqrt(1 - ICC(A,1)); MDC95 = 1.96 x sqrt(2) x SEM. "
     "Bland–Altman: differences between two readers over the subjects both measured, bias ± 1.96 SD. A subject "
-    "is one limb of one film."
+    "is one limb of one film. " + NEGATIVE_NOTE + " Where ICC(A,1) or its lower limit is below −1/(k−1), ICC(A,k) "
+    "or its lower limit is undefined or unbounded (—, −∞), where statistical packages print a value above 1 or a "
+    "lower limit above the upper."
 )
 
 
@@ -93,13 +103,15 @@ def koo_li(value: float) -> str:
 def koo_li_reading(ci: tuple[float, float]) -> str:
     """Koo & Li's reading of an ICC from its 95 % interval, e.g. "moderate to good"."""
     lo, hi = ci
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+    if math.isnan(lo) or math.isnan(hi):
         return "—"
     a, b = koo_li(lo), koo_li(hi)
     return a if a == b else f"{a} to {b}"
 
 
 def _f(value: float | None, digits: int) -> str:
+    if value is not None and math.isinf(value):
+        return "−∞" if value < 0 else "∞"
     if value is None or not math.isfinite(value):
         return "—"
     text = f"{value:.{digits}f}"
@@ -107,7 +119,8 @@ def _f(value: float | None, digits: int) -> str:
 
 
 def _ci(ci: tuple[float, float] | None, digits: int = 2) -> str:
-    if ci is None or not all(math.isfinite(v) for v in ci):
+    """"0.87 to 0.97"; an unbounded limit is "−∞"; "—" when the interval is undefined."""
+    if ci is None or any(math.isnan(v) for v in ci):
         return "—"
     return f"{_f(ci[0], digits)} to {_f(ci[1], digits)}"
 
@@ -335,9 +348,11 @@ def _measurement_section(m: MeasurementAgreement, width: float) -> tuple[list[Fl
             rows.append([form, MODELS[form], _f(m.icc.icc[form], 3), _ci(m.icc.ci95[form])])
         bold = [1 + ICC_FORMS.index(HEADLINE)]
         table = _table(rows, [20 * mm, 70 * mm, 18 * mm, 30 * mm], bold_rows=bold)
+        notes = [_p(note[0].upper() + note[1:] + ".", st["small"]) for note in icc_notes(m.icc)]
         blocks.append(KeepTogether(head + [table, Spacer(1, 2),
                                            _p(f"SEM {_f(m.sem, 2)}{sym} · MDC95 {_f(m.mdc95, 2)}{sym} · reading of "
-                                              f"ICC(A,1): {koo_li_reading(m.icc.ci95[HEADLINE])}", st["body"])]))
+                                              f"ICC(A,1): {koo_li_reading(m.icc.ci95[HEADLINE])}", st["body"]),
+                                           *notes]))
     else:
         blocks.append(KeepTogether(head + [_p(f"No inter-reader ICC: {m.unavailable or 'not enough data'}.",
                                               st["body"])]))

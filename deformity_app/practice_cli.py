@@ -59,10 +59,13 @@ def _measurement_unit(key: str) -> str:
     return key.rsplit("_", 1)[-1]
 
 
+
+
 def score_text(attempt_path: Path, key_path: Path, key_case, score) -> str:
     """The readable score: landmarks, measurements and the malalignment test per limb, then the score."""
     from measurements.landmarks import landmark_label
     from measurements.present import LABELS
+    from measurements.scoring import UNCALIBRATED_NOTE, case_measurement_label
 
     out = io.StringIO()
     info = key_case.extra.get("key") if isinstance(key_case.extra.get("key"), dict) else {}
@@ -74,7 +77,7 @@ def score_text(attempt_path: Path, key_path: Path, key_case, score) -> str:
         row, col = key_case.pixel_spacing_mm
         out.write(f"Lengths in mm with the key's pixel spacing ({row:.4g} x {col:.4g} mm).\n")
     else:
-        out.write("The key's film is uncalibrated: landmark errors, lengths, tolerances and bands in pixels.\n")
+        out.write(UNCALIBRATED_NOTE + "\n")
     for side, limb in score.limbs.items():
         out.write(f"\n{side.label} limb\n")
         out.write(f"  {'Landmark':<{LANDMARK_WIDTH}}{'Error':>10}{'Tolerance':>11}  Result\n")
@@ -101,6 +104,15 @@ def score_text(attempt_path: Path, key_path: Path, key_case, score) -> str:
                 mark = "" if name not in mat.compared else ("  =" if mat.class_passed(name) else "  differs")
                 out.write(f"  {name:<{LANDMARK_WIDTH}}{mat.attempt[name]:>14}{mat.expected[name]:>14}{mark}\n")
             out.write(f"  MAT: {'pass' if mat.passed else 'FAIL'} (compared: {', '.join(mat.compared)})\n")
+    if score.case_measurements:
+        out.write("\nBoth limbs\n")
+        out.write(f"  {'Measurement':<{LANDMARK_WIDTH}}{'Attempt':>10}{'Key':>10}{'Error':>10}{'Band':>9}  Result\n")
+        for key, m in score.case_measurements.items():
+            unit = _measurement_unit(key)
+            result = ("pass" if m.passed else "FAIL") + (f" ({m.reason})" if m.reason else "")
+            out.write(f"  {case_measurement_label(key):<{LANDMARK_WIDTH}}{_num(m.attempt, unit, signed=True):>10}"
+                      f"{_num(m.expected, unit, signed=True):>10}{_num(m.error, unit, signed=True):>10}"
+                      f"{'±' + _num(m.band, unit):>9}  {result}\n")
     out.write("\n")
     if score.score_pct is None:
         out.write("Score: — (the key has no measurement to compare)\n")
@@ -140,7 +152,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def agreement_text(result) -> str:
     """The readable summary of an agreement study."""
-    from measurements.agreement import HEADLINE
+    from measurements.agreement import HEADLINE, NEGATIVE_NOTE, has_negative, icc_notes
 
     from .agreement_report import koo_li_reading, measurement_label
 
@@ -161,9 +173,11 @@ def agreement_text(result) -> str:
             for form, value in m.icc.icc.items():
                 lo, hi = m.icc.ci95[form]
                 star = "  <- headline" if form == HEADLINE else ""
-                out.write(f"  {form:<9}{_fmt(value, 3):>7}  95 % CI {_fmt(lo, 2)} to {_fmt(hi, 2)}{star}\n")
+                out.write(f"  {form:<9}{_fmt(value, 3):>8}  95 % CI {_fmt(lo, 2)} to {_fmt(hi, 2)}{star}\n")
             out.write(f"  SEM {_fmt(m.sem, 2)}{sym}, MDC95 {_fmt(m.mdc95, 2)}{sym}; reading of ICC(A,1): "
                       f"{koo_li_reading(m.icc.ci95[HEADLINE])}\n")
+            for note in icc_notes(m.icc):
+                out.write(f"  note: {note}\n")
         for pair, ba in m.bland_altman.items():
             a, b = pair.split("|", 1)
             out.write(f"  Bland–Altman {a} − {b}: bias {_fmt(ba.bias, 2)}{sym}, SD {_fmt(ba.sd, 2)}{sym}, "
@@ -178,6 +192,8 @@ def agreement_text(result) -> str:
                           f"SEM {_fmt(intra.sem, 2)}{sym}\n")
     if not result.measurements:
         out.write("\nNo measurement is present in 3 or more subjects.\n")
+    if any(has_negative(m.icc) for m in result.measurements.values()):
+        out.write(f"\nBelow 0: {NEGATIVE_NOTE}\n")
     if result.skipped:
         out.write("\nSkipped:\n")
         for s in result.skipped:
@@ -186,6 +202,8 @@ def agreement_text(result) -> str:
 
 
 def _fmt(value: float | None, digits: int) -> str:
+    if value is not None and math.isinf(value):
+        return "-inf" if value < 0 else "inf"
     if value is None or not math.isfinite(value):
         return "—"
     text = f"{value:.{digits}f}"

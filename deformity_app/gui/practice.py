@@ -2,8 +2,11 @@
 
 A session opens a key's film with a blank attempt (`measurements.scoring.blank_attempt`): the
 expert's landmarks stay in this controller's memory only, never in the scene, the case or the
-window title (the film is opened through a neutrally named copy, since the bank's file names say
-the diagnosis). The fellow measures with the normal guided workflow and submits; the attempt is
+window title. Nothing shown before submission names the deformity: the chooser calls a key by its
+number until the fellow has done it (titles such as "Proximal tibial varus" are the answer), the
+shipped bank's films are named and described neutrally (`dicom_io.demo.write_bank_film`), and the
+film is opened through a neutrally named copy, since a clinic's key files are named after their
+titles. The fellow measures with the normal guided workflow and submits; the attempt is
 scored (`score_attempt`), kept (`practice_store.save_attempt`), and the error view appears: the
 expert's axes and landmarks in magenta over the fellow's in blue, an arrow from each of the
 fellow's points to the expert's with its error, the measurements side by side with their bands,
@@ -67,9 +70,11 @@ from measurements.present import LABELS
 from measurements.scoring import (
     MAT_SHOWN,
     SHAFT_PARTNERS,
+    UNCALIBRATED_NOTE,
     AttemptScore,
     ScoringError,
     blank_attempt,
+    case_measurement_label,
     default_rules,
     on_key_film,
     score_attempt,
@@ -112,6 +117,8 @@ CHART_GRID = QColor(222, 224, 230)
 CHART_TEXT = QColor(60, 60, 66)
 CHART_LINE = QColor(30, 100, 180)
 PRACTICE_FILM_PREFIX = "practice-"
+BOTH_LIMBS = "Both limbs"  # the section of the case-level measurements (the limb-length discrepancy)
+NEUTRAL_HEADING = "Teaching key"  # what a session is called when no neutral name was given
 CSV_FILTER = "CSV (*.csv)"
 LABELS_FROM_ZOOM = 1.5  # screen px per image px from which passed landmarks get their error label
 SECTION_BG = QColor(232, 235, 241)
@@ -189,6 +196,8 @@ def unit_of(key: str) -> str:
 
 
 def measurement_name(key: str) -> str:
+    if key.startswith("lld_"):
+        return case_measurement_label(key)
     if key.endswith("_px"):
         return LABELS.get(key[:-3] + "_mm", key) + " (px)"
     return LABELS.get(key, key)
@@ -204,12 +213,26 @@ def _number(value: float | None, unit: str, signed: bool = False) -> str:
     return text + {"deg": "°", "mm": " mm", "px": " px", "%": " %"}.get(unit, f" {unit}" if unit else "")
 
 
-def value_text(key: str, value: float | None) -> str:
-    """A measured value as the measurement panel words it: MAD with its side (positive is medial)."""
+def value_text(key: str, value: float | None, short: bool = False) -> str:
+    """A measured value as the measurement panel words it: MAD with its side (positive is medial);
+    `short` writes the side "med." / "lat." (the review table is narrow)."""
     unit = unit_of(key)
     if key.startswith("mad_") and value is not None and math.isfinite(value) and round(value, 1) != 0:
-        return f"{_number(abs(value), unit)} {'medial' if value > 0 else 'lateral'}"
+        side = ("med." if short else "medial") if value > 0 else ("lat." if short else "lateral")
+        return f"{_number(abs(value), unit)} {side}"
     return _number(value, unit)
+
+
+# The review table's name for a measurement where the panel's is too wide for the dock.
+SHORT_NAMES = {"mechanical_axis_length": "Mech. axis length"}
+
+
+def short_measurement_name(key: str) -> str:
+    stem = key.rsplit("_", 1)[0]
+    name = SHORT_NAMES.get(stem)
+    if name is None:
+        return measurement_name(key)
+    return name + (" (px)" if key.endswith("_px") else "")
 
 
 def _when(value: _dt.datetime) -> str:
@@ -229,13 +252,16 @@ def attempts_of(summary: KeySummary, records: Sequence[AttemptRecord]) -> list[A
 class KeyChooser(QDialog):
     """The keys of a bank with their level and the fellow's attempts; filter by level and by "not yet done".
 
-    The diagnosis and the teaching points are not shown: they are the answer. "Hide titles" goes
-    further for banks whose titles name the deformity.
+    The diagnosis and the teaching points are never shown here: they are the answer. A key's title
+    is hidden too until the fellow has submitted an attempt on it (titles such as "Proximal tibial
+    varus" name the deformity); "Show titles" shows them all, for a teacher choosing a key.
     """
 
     COLUMNS = ("#", "Key", "Level", "Your attempts")
+    HIDDEN_NOTE = ("Keys you have not done yet are called by number: a title often names the deformity. "
+                   "It is shown once you have submitted an attempt.")
 
-    def __init__(self, keys: Sequence[KeySummary], records: Sequence[AttemptRecord], blind: bool = False,
+    def __init__(self, keys: Sequence[KeySummary], records: Sequence[AttemptRecord], show_titles: bool = False,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Choose a teaching key")
@@ -255,10 +281,11 @@ class KeyChooser(QDialog):
         self.not_done = QCheckBox("Not yet done")
         self.not_done.setToolTip("Only the keys you have not submitted an attempt on")
         filters.addWidget(self.not_done)
-        self.blind = QCheckBox("Hide titles")
-        self.blind.setToolTip("The titles of the shipped keys name the deformity: hide them to practise blind")
-        self.blind.setChecked(blind)
-        filters.addWidget(self.blind)
+        self.show_titles = QCheckBox("Show titles")
+        self.show_titles.setToolTip("Show the titles of the keys you have not done yet. They often name the "
+                                    "deformity: leave this off to practise blind.")
+        self.show_titles.setChecked(show_titles)
+        filters.addWidget(self.show_titles)
         filters.addStretch(1)
         layout.addLayout(filters)
         self.table = QTableWidget(len(self.keys), len(self.COLUMNS))
@@ -272,6 +299,10 @@ class KeyChooser(QDialog):
         header.setSectionResizeMode(1, QHeaderView.Stretch)
         self.table.doubleClicked.connect(lambda _i: self.accept())
         layout.addWidget(self.table, 1)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #555")
+        layout.addWidget(self.note)
         self.empty = QLabel()
         self.empty.setStyleSheet("color: #666")
         layout.addWidget(self.empty)
@@ -282,27 +313,39 @@ class KeyChooser(QDialog):
         self._fill()
         self.level.currentIndexChanged.connect(self._filter)
         self.not_done.toggled.connect(self._filter)
-        self.blind.toggled.connect(self._fill)
+        self.show_titles.toggled.connect(self._fill)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self._filter()
-        self.resize(640, 420)
+        self.resize(640, 470)  # the nine keys of the shipped bank without scrolling
+
+    def title_shown(self, key: KeySummary) -> bool:
+        """Whether the key's title may be shown: the fellow asked for titles, or has done the key."""
+        return self.show_titles.isChecked() or bool(self._done[key.path])
 
     def title_of(self, key: KeySummary) -> str:
-        return f"Key {self.number_of[key.path]}" if self.blind.isChecked() else key.title
+        """What the key is called here and in the practice dock until the attempt is submitted."""
+        return key.title if self.title_shown(key) else f"Key {self.number_of[key.path]}"
 
     def _fill(self) -> None:
+        hidden = 0
         for row, key in enumerate(self.keys):
             done = self._done[key.path]
             scores = [r.score_pct for r in done if r.score_pct is not None]
             attempts = "—" if not done else (f"{len(done)} · best {max(scores):.0f} %" if scores else str(len(done)))
             title = self.title_of(key) + ("" if key.film_exists else "  (film missing)")
+            hidden += not self.title_shown(key)
             cells = (str(self.number_of[key.path]), title, key.level, attempts)
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.UserRole, str(key.path))
+                if col == 1 and not self.title_shown(key):
+                    item.setForeground(QColor(110, 110, 118))
+                    item.setToolTip("The title is shown once you have submitted an attempt on this key")
                 if not key.film_exists:
                     item.setFlags(item.flags() & ~Qt.ItemIsEnabled)
                 self.table.setItem(row, col, item)
+        self.note.setText(self.HIDDEN_NOTE if hidden else "")
+        self.note.setVisible(bool(hidden))
 
     def row_of(self, key_id: str) -> int:
         """The row of the key with this id (-1 when absent)."""
@@ -611,9 +654,9 @@ class PracticePanel(QWidget):
         review.addLayout(score_row)
         legend = QHBoxLayout()
         self.legend = QLabel(
-            f"<span style='color:{YOURS.name()}'>━━</span> your analysis &nbsp; "
+            f"<span style='color:{YOURS.name()}'>━━</span> yours &nbsp; "
             f"<span style='color:{EXPERT.name()}'>━━ ◇</span> the expert's &nbsp; "
-            f"<span style='color:{FAIL.darker(120).name()}'>→</span> from your point to the expert's")
+            f"<span style='color:{FAIL.darker(120).name()}'>→</span> your point to the expert's")
         self.legend.setWordWrap(True)
         legend.addWidget(self.legend, 1)
         self.show_expert = QCheckBox("Expert's analysis")
@@ -627,8 +670,17 @@ class PracticePanel(QWidget):
         self.diagnosis.setTextFormat(Qt.RichText)
         review.addWidget(self.diagnosis)
         self.tabs = QTabWidget()
-        self.measurement_table = _table(("Measurement", "Yours", "Expert", "Difference", "Band", "Result"))
+        self.measurement_table = _table(("Measurement", "Yours", "Expert", "Error", "Band", "Result"))
+        self.measurement_table.horizontalHeaderItem(3).setToolTip("Yours − the expert's")
+        # the table fits the dock: the name column takes what is left (eliding, with the full name as
+        # a tooltip) rather than pushing the result off to the right
+        self.measurement_table.horizontalHeader().setStretchLastSection(False)
+        self.measurement_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.measurement_table.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.landmark_table = _table(("Landmark", "Error", "Tolerance", "Result"))
+        self.landmark_table.horizontalHeaderItem(1).setToolTip(
+            "Distance from your point to the expert's. ⊥: a shaft mid-point, which may slide along the shaft: only "
+            "the distance across the expert's shaft line counts")
         self.landmark_table.cellDoubleClicked.connect(self._centre_on_landmark)
         mat_page = QWidget()
         mat_layout = QVBoxLayout(mat_page)
@@ -642,6 +694,7 @@ class PracticePanel(QWidget):
         self.points.setWordWrap(True)
         self.points.setTextFormat(Qt.RichText)
         self.points.setAlignment(Qt.AlignTop | Qt.AlignLeft)
+        self.points.setMargin(8)  # the text off the scroll area's frame
         points_scroll = QScrollArea()
         points_scroll.setWidget(self.points)
         points_scroll.setWidgetResizable(True)
@@ -651,6 +704,8 @@ class PracticePanel(QWidget):
         self.tabs.addTab(points_scroll, "Teaching points")
         review.addWidget(self.tabs, 1)
         layout.addWidget(self.review, 1)
+        self.filler = QWidget()  # keeps the title, the instructions and the buttons together at the top
+        layout.addWidget(self.filler, 1)
         self.end_button = QPushButton("End practice")
         self.end_button.clicked.connect(controller.end_session)
         end_row = QHBoxLayout()
@@ -664,15 +719,18 @@ class PracticePanel(QWidget):
         self.title.setText("No practice case open.")
         self.status.setText("Practice > Open teaching bank… to start.")
         self.review.hide()
+        self.filler.show()
         for b in (self.submit_button, self.again_button, self.next_button, self.end_button):
             b.setVisible(False)
 
-    def show_session(self, heading: str) -> None:
+    def show_session(self, heading: str, level: str = "") -> None:
         self.title.setText(heading)
-        self.status.setText("Place the landmarks with the guided steps (Landmarks panel), as you would on a "
-                            "patient's film, then press Submit. The expert's analysis appears only after you "
-                            "submit.")
+        self.status.setText((f"Level: {level}. " if level else "")
+                            + "Place the landmarks with the guided steps (Landmarks panel), as you would on a "
+                            "patient's film, then press Submit. The expert's analysis, the diagnosis and the "
+                            "teaching points appear only after you submit.")
         self.review.hide()
+        self.filler.show()
         self.submit_button.setVisible(True)
         self.submit_button.setEnabled(True)
         self.again_button.setVisible(False)
@@ -689,6 +747,7 @@ class PracticePanel(QWidget):
         self.next_button.setVisible(True)
         self.end_button.setVisible(True)
         self.show_expert.setChecked(True)
+        self.filler.hide()
         self.review.show()
         pct = score.score_pct
         self.score_label.setText("—" if pct is None else f"{pct:.1f} %")
@@ -698,7 +757,7 @@ class PracticePanel(QWidget):
             f"bands and {score.mat_passed} of {score.mat_scored} malalignment tests right. "
             f"Landmarks within tolerance: {score.landmarks_passed} of {score.landmarks_scored} (they do not count in "
             "the score)."
-            + ("" if unit == "mm" else " The key's film is uncalibrated: errors in pixels."))
+            + ("" if unit == "mm" else f" <b>{_esc(UNCALIBRATED_NOTE)}</b>"))
         self.counts.setTextFormat(Qt.RichText)
         info = key.info
         self.diagnosis.setText(f"<b>{_esc(info.title)}</b> ({_esc(info.level)}). <b>Diagnosis</b>: "
@@ -717,20 +776,24 @@ class PracticePanel(QWidget):
     def _fill_measurements(self, score: AttemptScore) -> None:
         t = self.measurement_table
         rows = _sectioned((side, list(limb.measurements.values())) for side, limb in score.limbs.items())
+        if score.case_measurements:
+            rows += [BOTH_LIMBS, *score.case_measurements.values()]
         _reset(t, len(rows))
         for row, entry in enumerate(rows):
-            if isinstance(entry, Side):
+            if isinstance(entry, str):
                 _section(t, row, entry)
                 continue
             m = entry
             unit = unit_of(m.key)
-            _cell(t, row, 0, measurement_name(m.key))
-            _cell(t, row, 1, value_text(m.key, m.attempt), tip=m.reason, align_right=True)
-            _cell(t, row, 2, value_text(m.key, m.expected), align_right=True)
+            _cell(t, row, 0, short_measurement_name(m.key), tip=measurement_name(m.key))
+            # a measurement the attempt cannot compute fails (practice.md): say why in its own cell
+            yours = "not measured" if m.attempt is None else value_text(m.key, m.attempt, short=True)
+            _cell(t, row, 1, yours, tip=m.reason or value_text(m.key, m.attempt), align_right=True)
+            _cell(t, row, 2, value_text(m.key, m.expected, short=True), tip=value_text(m.key, m.expected),
+                  align_right=True)
             _cell(t, row, 3, _number(m.error, unit, signed=True), align_right=True)
             _cell(t, row, 4, "±" + _number(m.band, unit), align_right=True)
-            result = "✓ pass" if m.passed else ("✗ not measured" if m.attempt is None else "✗ fail")
-            _cell(t, row, 5, result, m.passed, tip=m.reason)
+            _cell(t, row, 5, "✓ pass" if m.passed else "✗ fail", m.passed, tip=m.reason)
 
     def _fill_landmarks(self, score: AttemptScore) -> None:
         t = self.landmark_table
@@ -806,8 +869,8 @@ def _reset(table: QTableWidget, rows: int) -> None:
     table.setRowCount(rows)
 
 
-def _section(table: QTableWidget, row: int, side: Side) -> None:
-    item = QTableWidgetItem(f"{side.label} limb")
+def _section(table: QTableWidget, row: int, side: Side | str) -> None:
+    item = QTableWidgetItem(f"{side.label} limb" if isinstance(side, Side) else side)
     font = item.font()
     font.setBold(True)
     item.setFont(font)
@@ -1048,8 +1111,8 @@ class ProgressView(QDialog):
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.Stretch)
         grid.addWidget(self.table, 0, 1)
-        self.measurement_chart = BarChart("Mean error per measurement (worst first)", "band")
-        self.landmark_chart = BarChart("Mean landmark error (worst first)", "tolerance")
+        self.measurement_chart = BarChart("Mean absolute error per measurement (worst first)", "band")
+        self.landmark_chart = BarChart("Mean landmark error, absolute (worst first)", "tolerance")
         for col, chart in enumerate((self.measurement_chart, self.landmark_chart)):
             scroll = QScrollArea()
             scroll.setWidget(chart)
@@ -1191,7 +1254,7 @@ class Session:
     key: Case
     film: Path  # the neutrally named copy the window opens
     attempt: Case  # the blank attempt the film opens with
-    heading: str  # what the dock calls the key before submission ("Key 4" when practising blind)
+    heading: str  # what the dock calls the key before submission ("Key 4" unless its title may be shown)
     started: float = 0.0
     submitted: Case | None = None
     score: AttemptScore | None = None
@@ -1291,12 +1354,11 @@ class PracticeController(QObject):
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
 
-        def progress(done: int, total: int, title: str) -> None:
+        def progress(done: int, total: int, name: str) -> None:
             dialog.setMaximum(total)
             dialog.setValue(done)
-            if title:
-                dialog.setLabelText(f"Drawing the teaching films (first time only): {done + 1} of {total}, "
-                                    f"{title}…")
+            if name:  # the count only: the keys' titles would name the deformities before they are practised
+                dialog.setLabelText(f"Drawing the teaching films (first time only): {done + 1} of {total}…")
 
         def done(result: Any, error: str, cancelled: bool) -> None:
             self.bank_task = None
@@ -1338,12 +1400,13 @@ class PracticeController(QObject):
                                    "object (Practice > Save current case as teaching key… writes one).")
             return None
         self._last_folder = Path(folder)
-        blind = str(self.window.settings.value("practice/blind", "false")).lower() == "true"
-        chooser = KeyChooser(keys, self._history(), blind, self.window)
+        show_titles = str(self.window.settings.value("practice/show_titles", "false")).lower() == "true"
+        chooser = KeyChooser(keys, self._history(), show_titles, self.window)
         self.chooser = chooser
 
         def finished(result: int) -> None:
-            self.window.settings.setValue("practice/blind", "true" if chooser.blind.isChecked() else "false")
+            self.window.settings.setValue("practice/show_titles",
+                                          "true" if chooser.show_titles.isChecked() else "false")
             if result == QDialog.Accepted and chooser.chosen is not None:
                 heading = chooser.title_of(chooser.chosen)
                 self.start(chooser.chosen, heading)
@@ -1362,13 +1425,14 @@ class PracticeController(QObject):
             self.open_bank()
 
     def try_again(self) -> None:
-        if self.session is not None:
-            self.start(self.session.summary, self.session.heading)
+        s = self.session
+        if s is not None:  # once submitted, the title is no secret any more
+            self.start(s.summary, s.summary.title if s.score is not None else s.heading)
 
     # --- a session -------------------------------------------------------------------------------------
     def _film_copy(self, film: Path, key_path: Path) -> Path:
-        """A neutrally named copy of the key's film (a hard link where possible): the bank's file names
-        say the diagnosis, and the window shows the film's name in its title and its recent files."""
+        """A neutrally named copy of the key's film (a hard link where possible): a clinic's key files are
+        named after their titles, and the window shows the film's name in its title and recent files."""
         folder = self.practice_dir
         if folder is None:
             from ..paths import user_dir
@@ -1395,7 +1459,8 @@ class PracticeController(QObject):
         return target
 
     def start(self, summary: KeySummary, heading: str | None = None) -> None:
-        """Open a key's film with a blank attempt."""
+        """Open a key's film with a blank attempt; the dock calls it `heading` (by default a neutral
+        name: the key's title may name its deformity) until the attempt is submitted."""
         if not self._may_leave():
             return
         try:
@@ -1416,7 +1481,7 @@ class PracticeController(QObject):
             return
         attempt = blank_attempt(key)
         attempt.image["path"] = str(film)
-        self._pending = Session(summary, key, film, attempt, heading or summary.title)
+        self._pending = Session(summary, key, film, attempt, heading or NEUTRAL_HEADING)
         in_session = self.session is not None
         if in_session:
             self.window.doc.undo_stack.setClean()  # _may_leave asked already
@@ -1443,7 +1508,7 @@ class PracticeController(QObject):
             combo = self.window.steps_panel.sides
             if combo.currentIndex() != choice:
                 combo.setCurrentIndex(choice)
-            self.panel.show_session(pending.heading)
+            self.panel.show_session(pending.heading, pending.summary.level)
             self.dock.show()
             self.dock.raise_()
             self.window.statusBar().showMessage("Practice: place the landmarks, then Practice > Submit attempt.", 8000)

@@ -35,7 +35,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from measurements.agreement import HEADLINE, ICC_FORMS, AgreementResult, BlandAltman, MeasurementAgreement
+from measurements.agreement import (
+    HEADLINE,
+    ICC_FORMS,
+    NEGATIVE_NOTE,
+    AgreementResult,
+    BlandAltman,
+    MeasurementAgreement,
+    has_negative,
+    icc_notes,
+)
 
 from .practice import run_in_background
 
@@ -43,6 +52,8 @@ log = logging.getLogger(__name__)
 
 FORM_ORDER: tuple[str, ...] = (HEADLINE,) + tuple(f for f in ICC_FORMS if f != HEADLINE)
 PDF_FILTER = "PDF (*.pdf)"
+# Names the ICC table shortens (the full name is the cell's tooltip), so that its eleven columns fit.
+SHORT_LABELS = {"mechanical_axis_length_mm": "Mech. axis length", "mechanical_axis_length_px": "Mech. axis length (px)"}
 BIAS = QColor(25, 85, 165)
 LOA = QColor(200, 45, 35)
 POINT = QColor(40, 40, 48)
@@ -51,6 +62,8 @@ TEXT = QColor(60, 60, 66)
 
 
 def _f(value: float | None, digits: int) -> str:
+    if value is not None and math.isinf(value):
+        return "−∞" if value < 0 else "∞"
     if value is None or not math.isfinite(value):
         return "—"
     text = f"{value:.{digits}f}"
@@ -60,9 +73,10 @@ def _f(value: float | None, digits: int) -> str:
 
 
 def _ci(ci: tuple[float, float] | None, digits: int = 2) -> str:
-    if ci is None or not all(math.isfinite(v) for v in ci):
+    """"[0.87, 0.97]"; an unbounded limit is "−∞"; "—" when the interval is undefined."""
+    if ci is None or any(math.isnan(v) for v in ci):
         return "—"
-    return f"{_f(ci[0], digits)} to {_f(ci[1], digits)}"
+    return f"[{_f(ci[0], digits)}, {_f(ci[1], digits)}]"
 
 
 def _unit(unit: str) -> str:
@@ -70,10 +84,10 @@ def _unit(unit: str) -> str:
 
 
 def icc_cell(m: MeasurementAgreement, form: str) -> str:
-    """"0.934 (0.87 to 0.98)", or "—" when the ICC is undefined."""
-    if m.icc is None:
+    """"0.934 [0.87, 0.98]", or "—" when the ICC is undefined."""
+    if m.icc is None or math.isnan(m.icc.icc[form]):
         return "—"
-    return f"{_f(m.icc.icc[form], 3)} ({_ci(m.icc.ci95[form])})"
+    return f"{_f(m.icc.icc[form], 3)} {_ci(m.icc.ci95[form])}"
 
 
 class BlandAltmanPlot(QWidget):
@@ -222,8 +236,8 @@ class StudyView(QDialog):
     pdfWritten = Signal(object)  # Path
 
     # the headline and what it means first; the other five forms after
-    ICC_HEADERS = (("Measurement", "n", f"{HEADLINE} (95 % CI)", "Reading (Koo & Li)", "SEM", "MDC95")
-                   + tuple(f"{form} (95 % CI)" for form in FORM_ORDER[1:]))
+    ICC_HEADERS = (("Measurement", "n", f"{HEADLINE} [95 % CI]", "Reading (Koo & Li)", "SEM", "MDC95")
+                   + tuple(f"{form} [95 % CI]" for form in FORM_ORDER[1:]))
 
     def __init__(self, settings: QSettings | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -251,6 +265,7 @@ class StudyView(QDialog):
         layout.addWidget(self.summary)
 
         self.icc_table = _table(self.ICC_HEADERS)
+        self.icc_table.horizontalHeader().setStretchLastSection(False)  # scroll rather than cut a number short
         self.icc_table.itemSelectionChanged.connect(self._show_selected)
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(self.icc_table)
@@ -266,6 +281,11 @@ class StudyView(QDialog):
         bold.setBold(True)
         self.plots_title.setFont(bold)
         plots_layout.addWidget(self.plots_title)
+        self.selected_notes = QLabel()  # the selected measurement's undefined or unbounded values
+        self.selected_notes.setWordWrap(True)
+        self.selected_notes.setStyleSheet("color: #7a4a00")
+        self.selected_notes.hide()
+        plots_layout.addWidget(self.selected_notes)
         self.plots = QWidget()
         self.plots_grid = QGridLayout(self.plots)
         self.plots_grid.setContentsMargins(0, 0, 0, 0)
@@ -281,7 +301,7 @@ class StudyView(QDialog):
         self.ba_table = _table(("Readers", "n", "Bias", "SD", "95 % limits of agreement"))
         side_layout.addWidget(self.ba_table, 1)
         side_layout.addWidget(QLabel("Intra-reader (each reader's sessions)"))
-        self.intra_table = _table(("Reader", "Sessions", "n", "ICC(A,1) (95 % CI)", "SEM"))
+        self.intra_table = _table(("Reader", "Sessions", "n", "ICC(A,1) [95 % CI]", "SEM"))
         side_layout.addWidget(self.intra_table, 1)
         self.skipped_label = QLabel()
         self.skipped_label.setWordWrap(True)
@@ -291,6 +311,11 @@ class StudyView(QDialog):
         splitter.addWidget(lower)
         splitter.setSizes([390, 430])
         layout.addWidget(splitter, 1)
+        self.values_note = QLabel()  # negative ICCs, unbounded limits: what they mean
+        self.values_note.setWordWrap(True)
+        self.values_note.setTextFormat(Qt.RichText)
+        self.values_note.setStyleSheet("color: #7a4a00")
+        layout.addWidget(self.values_note)
         note = QLabel("ICCs after McGraw & Wong (1996) from each reader's first session, over the subjects (limbs) "
                       "every reader measured; ICC(A,1) (absolute agreement, single reader) is the headline, read "
                       "from its interval after Koo & Li (2016). SEM = SD × √(1 − ICC(A,1)); "
@@ -301,7 +326,7 @@ class StudyView(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(1320, 900)
+        self.resize(1360, 900)  # the ICC table's eleven columns fit without scrolling
 
     # --- loading ---------------------------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -348,7 +373,8 @@ class StudyView(QDialog):
             f"{len(result.subjects)} subjects (limbs of films); {len(result.measurements)} measurements present in "
             "3 or more subjects."
             + (f" Subjects a reader's first session lacks: {', '.join(missing)}." if missing else "")
-            + (f" <b>{len(result.skipped)} files left out</b> (listed below)." if result.skipped else ""))
+            + (f" <b>{len(result.skipped)} file{'' if len(result.skipped) == 1 else 's'} left out</b> "
+               "(listed below)." if result.skipped else ""))
         self.skipped_label.setText("Left out: " + "; ".join(f"{s.file}: {s.reason}" for s in result.skipped)
                                    if result.skipped else "")
         t = self.icc_table
@@ -358,17 +384,21 @@ class StudyView(QDialog):
 
         for row, (key, m) in enumerate(result.measurements.items()):
             sym = _unit(m.unit)
-            _set(t, row, 0, measurement_label(key))
+            _set(t, row, 0, SHORT_LABELS.get(key, measurement_label(key)), tip=measurement_label(key))
             t.item(row, 0).setData(Qt.UserRole, key)
             _set(t, row, 1, str(m.n))
-            _set(t, row, 2, icc_cell(m, HEADLINE), tip=m.unavailable, bold=True)
+            tip = m.unavailable or "\n".join(icc_notes(m.icc) if m.icc is not None else [])
+            _set(t, row, 2, icc_cell(m, HEADLINE), tip=tip, bold=True)
             reading = koo_li_reading(m.icc.ci95[HEADLINE]) if m.icc is not None else (m.unavailable or "—")
             t.setItem(row, 3, QTableWidgetItem(reading))
             _set(t, row, 4, _f(m.sem, 2) + sym if math.isfinite(m.sem) else "—")
             _set(t, row, 5, _f(m.mdc95, 2) + sym if math.isfinite(m.mdc95) else "—")
             for i, form in enumerate(FORM_ORDER[1:]):
-                _set(t, row, 6 + i, icc_cell(m, form), tip=m.unavailable)
+                _set(t, row, 6 + i, icc_cell(m, form), tip=tip)
         t.blockSignals(False)
+        negative = any(has_negative(m.icc) for m in result.measurements.values())
+        self.values_note.setText(f"<b>Below 0.</b> {NEGATIVE_NOTE}" if negative else "")
+        self.values_note.setVisible(negative)
         self.pdf_button.setEnabled(bool(result.measurements))
         if result.measurements:
             t.selectRow(0)
@@ -395,12 +425,17 @@ class StudyView(QDialog):
         key = self.selected_key()
         if self.result is None or key is None:
             self.plots_title.setText("")
+            self.selected_notes.hide()
             return
         from ..agreement_report import measurement_label
 
         m = self.result.measurements[key]
         sym = _unit(m.unit)
+        notes = icc_notes(m.icc) if m.icc is not None else []
         self.plots_title.setText(f"{measurement_label(key)}: Bland–Altman plots")
+        self.plots_title.setToolTip("\n".join(notes))
+        self.selected_notes.setText("; ".join(notes) + "." if notes else "")
+        self.selected_notes.setVisible(bool(notes))
         self.ba_plots: list[BlandAltmanPlot] = []
         for i, (pair, ba) in enumerate(m.bland_altman.items()):
             first, second = pair.split("|", 1)
@@ -422,7 +457,7 @@ class StudyView(QDialog):
             _set(self.intra_table, row, 0, reader)
             _set(self.intra_table, row, 1, ", ".join(map(str, intra.sessions)))
             _set(self.intra_table, row, 2, str(intra.n))
-            _set(self.intra_table, row, 3, f"{_f(intra.icc_a1, 3)} ({_ci(ci)})" if intra.icc is not None
+            _set(self.intra_table, row, 3, f"{_f(intra.icc_a1, 3)} {_ci(ci)}" if intra.icc is not None
                  else (intra.unavailable or "—"))
             _set(self.intra_table, row, 4, _f(intra.sem, 2) + sym if math.isfinite(intra.sem) else "—")
         if not m.intra:

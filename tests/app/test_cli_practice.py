@@ -156,7 +156,7 @@ def test_agreement_outputs(runs, files):
     for expected in ("Reader agreement", "ICC(A,1)", "Bland–Altman", "MPTA", "unassigned.case.json",
                      "Intra-reader", "Mean of A and B", "bias", "+1.96 SD"):
         assert expected in text, expected
-    _render(files["out"] / "mixed.pdf", "mixed")
+    _render_and_assert_pages(files["out"] / "mixed.pdf", "mixed")
 
 
 def test_agreement_summary_of_the_published_table(runs, files):
@@ -168,7 +168,7 @@ def test_agreement_summary_of_the_published_table(runs, files):
     for form, value in expected.items():
         assert lines[form].split()[1] == value, lines[form]
     assert "95 % CI 0.02 to 0.76" in lines["ICC(A,1)"]
-    _render(files["out"] / "sf.pdf", "shrout-fleiss")
+    _render_and_assert_pages(files["out"] / "sf.pdf", "shrout-fleiss")
 
 
 def test_agreement_refuses_a_missing_folder(runs, files):
@@ -206,7 +206,42 @@ def test_refusals_in_process(files, tmp_path, capsys):
         assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and reason in lines[0], (argv, captured.err)
 
 
-def _render(pdf: Path, name: str) -> None:
+def test_score_of_an_uncalibrated_key_says_its_tolerances_are_pixels(tmp_path, capsys):
+    """practice.md gives no pixel tolerance: the choice (the mm numbers used as pixels) is printed."""
+    key = make_case({"right": NORMAL}, calibrated=False)
+    save_case(key, tmp_path / "key.case.json")
+    attempt = key.copy()
+    x, y = attempt.limbs["right"].landmarks["knee_center"]
+    attempt.limbs["right"].landmarks["knee_center"] = (x + 2.5, y)  # 2.5 px: within 3 "px"
+    save_case(attempt, tmp_path / "attempt.case.json")
+    assert main(["score", str(tmp_path / "attempt.case.json"), str(tmp_path / "key.case.json")]) == 0
+    out = capsys.readouterr().out
+    assert "uncalibrated" in out and "millimetre tolerances and bands of the scoring rules are applied as pixels" in out
+    knee = next(line for line in out.splitlines() if line.strip().startswith("Knee centre"))
+    assert "2.5 px" in knee and "3 px" in knee and knee.rstrip().endswith("pass")
+    assert main(["score", str(tmp_path / "attempt.case.json"), str(tmp_path / "key.case.json"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unit"] == "px" and data["landmarks"]["right"]["knee_center"]["error_px"] == 2.5
+
+
+def test_score_of_a_two_limb_key_scores_the_limb_length_discrepancy(tmp_path, capsys):
+    key = make_case({"right": NORMAL, "left": NORMAL})
+    save_case(key, tmp_path / "key.case.json")
+    attempt = key.copy()
+    del attempt.limbs["left"]
+    save_case(attempt, tmp_path / "attempt.case.json")
+    assert main(["score", str(tmp_path / "attempt.case.json"), str(tmp_path / "key.case.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Both limbs" in out
+    lld = next(line for line in out.splitlines() if line.strip().startswith("LLD (right − left)"))
+    assert "FAIL" in lld and "needs both limbs" in lld
+    assert main(["score", str(tmp_path / "attempt.case.json"), str(tmp_path / "key.case.json"), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["measurements"]["case"]["lld_mm"]["pass"] is False
+    assert data["measurements"]["case"]["lld_mm"]["key"] == 0.0  # the same limb on both sides
+
+
+def _render_and_assert_pages(pdf: Path, name: str) -> None:
     if PDFTOPPM is None:
         return
     OUT.mkdir(parents=True, exist_ok=True)

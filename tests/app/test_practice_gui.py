@@ -22,12 +22,13 @@ from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
 from deformity_app.gui.practice import ErrorArrowsItem, TintedOverlayItem, install_practice
 from deformity_app.gui.workflow import Step
 from deformity_app.practice_store import history_rows, load_history, mean_errors, save_attempt
-from deformity_app.teaching_bank import ensure_bank, list_keys, read_key
-from measurements.case import Case
+from deformity_app.teaching_bank import bank_entries, ensure_bank, list_keys, read_key
+from measurements.case import Case, save_case
 from measurements.landmarks import LANDMARK_NAMES, Side
 from measurements.scoring import blank_attempt, score_attempt
 
 from .conftest import open_and_wait, screenshot
+from .table_checks import assert_cells_fit
 
 SPACING_MM = 0.6
 KEY_ID = "proximal_tibial_varus"
@@ -93,9 +94,20 @@ def test_practice_session_blind_then_scored(qtbot, window, practice, bank, monke
     chooser.level.setCurrentIndex(chooser.level.findData("advanced"))
     assert chooser.visible_ids() == ["two_level"]
     chooser.level.setCurrentIndex(0)
+    # nothing of the answer before an attempt: no diagnosis, no teaching point, and no title (the bank's
+    # titles name the deformity), but the level to choose by
+    titles = [k.title for k in list_keys(bank)]
     shown = _table_text(chooser.table)
-    assert summary.title in shown and "basic" in shown
-    assert summary.diagnosis not in shown and summary.teaching_points[0] not in shown  # the answer stays hidden
+    assert "basic" in shown and not any(t in shown for t in titles), shown
+    assert summary.diagnosis not in shown and summary.teaching_points[0] not in shown
+    assert chooser.note.isVisible() and "called by number" in chooser.note.text()
+    number = chooser.row_of(KEY_ID) + 1
+    assert chooser.table.item(chooser.row_of(KEY_ID), 1).text() == f"Key {number}"
+    qtbot.wait(50)
+    screenshot(chooser, "practice-0-choose-key")
+    chooser.show_titles.setChecked(True)  # a teacher may show them
+    assert summary.title in _table_text(chooser.table)
+    chooser.show_titles.setChecked(False)
     chooser.table.selectRow(chooser.row_of(KEY_ID))
     with qtbot.waitSignal(window.filmLoaded, timeout=60000):
         chooser.buttons.button(QDialogButtonBox.Open).click()
@@ -113,11 +125,24 @@ def test_practice_session_blind_then_scored(qtbot, window, practice, bank, monke
         pos = item.scenePos()
         assert not any(abs(pos.x() - x) < 0.01 and abs(pos.y() - y) < 0.01 for x, y in expert_points)
     assert not window.overlay_item.overlay.polylines
-    revealing = ("varus", "tibial", KEY_ID, summary.path.name, summary.film_path.name)
-    title = window.windowTitle().lower()
-    assert not any(word.lower() in title for word in revealing), title
-    recent = " ".join(window.settings.value("recent", []) or []).lower()
-    assert not any(word.lower() in recent for word in revealing)
+    # nothing the fellow can see names the deformity: the dock, the window title, the recent files, the
+    # status bar, and the film's own descriptions and comments
+    assert practice.panel.title.text() == f"Key {number}"
+    revealing = ("varus", "valgus", "tibial", "femoral", "malalign", "discrepancy", KEY_ID, KEY_ID.replace("_", "-"))
+    seen = {
+        "dock": practice.panel.title.text() + " " + practice.panel.status.text(),
+        "window title": window.windowTitle(),
+        "recent files": " ".join(window.settings.value("recent", []) or []),
+        "status bar": window.statusBar().currentMessage(),
+        "film file": summary.film_path.name + " " + window.doc.film_path.name,
+    }
+    film = pydicom.dcmread(window.doc.film_path, stop_before_pixels=True)
+    seen["film metadata"] = " ".join(str(film.get(name, "")) for name in (
+        "StudyDescription", "SeriesDescription", "ImageComments", "ProtocolName", "PerformedProcedureStepDescription"))
+    for where, text in seen.items():
+        assert not any(word.lower() in text.lower() for word in revealing), (where, text)
+    qtbot.wait(50)
+    screenshot(window, "practice-0b-session-before-submit")
 
     # measure the right limb with the guided steps: every point at the expert's but the knee centre
     for name in LANDMARK_NAMES:
@@ -151,6 +176,7 @@ def test_practice_session_blind_then_scored(qtbot, window, practice, bank, monke
     # the measurement table: yours, the expert's, the difference, the band, pass or fail, as the engine says
     shown_rows = _sectioned_rows(practice.panel.measurement_table)
     assert len(shown_rows) == expected.measurements_scored
+    assert shown_rows[("Both", "LLD (right − left)")][-1] == "✗ fail"  # one limb measured: no LLD
     mpta = expected.limbs[Side.RIGHT].measurements["mpta_deg"]
     yours, theirs, diff, band, result = shown_rows[("Right", "MPTA")]
     assert (yours, theirs) == (f"{mpta.attempt:.1f}°", f"{mpta.expected:.1f}°")
@@ -158,7 +184,10 @@ def test_practice_session_blind_then_scored(qtbot, window, practice, bank, monke
     assert result == ("✓ pass" if mpta.passed else "✗ fail")
     passed_rows = sum(v[-1] == "✓ pass" for v in shown_rows.values())
     assert passed_rows == expected.measurements_passed
-    assert shown_rows[("Left", "MPTA")][-1] == "✗ not measured"
+    assert shown_rows[("Left", "MPTA")][0] == "not measured" and shown_rows[("Left", "MPTA")][-1] == "✗ fail"
+    practice.panel.tabs.setCurrentIndex(0)
+    qtbot.wait(50)
+    assert_cells_fit(practice.panel.measurement_table)  # the result column is on screen, no value cut short
     # the diagnosis and teaching points appear now
     assert summary.diagnosis[:40] in practice.panel.diagnosis.text()
     assert summary.teaching_points[0][:40] in practice.panel.points.text()
@@ -183,11 +212,18 @@ def test_practice_session_blind_then_scored(qtbot, window, practice, bank, monke
     window.view.fit()
     qtbot.wait(50)
     screenshot(window, "practice-1-error-view")
+    practice.panel.measurement_table.scrollToBottom()  # the case-level row: the limb-length discrepancy
+    qtbot.wait(50)
+    screenshot(window, "practice-1b-error-view-lld")
     window.view.set_zoom(2.0)
     window.view.centerOn(QPointF(*expert["knee_center"]))
     practice.panel.tabs.setCurrentIndex(1)  # the landmarks
     qtbot.wait(50)
     screenshot(window, "practice-2-error-view-knee")
+    for index, name in ((2, "practice-2b-malalignment-test"), (3, "practice-2c-teaching-points")):
+        practice.panel.tabs.setCurrentIndex(index)
+        qtbot.wait(50)
+        screenshot(practice.dock, name)
 
     # the progress view lists the attempt
     practice.progress_action.trigger()
@@ -223,7 +259,11 @@ def test_first_bank_is_drawn_off_the_gui_thread(qtbot, window, practice, tmp_pat
     chooser = _wait_chooser(qtbot, practice)
     timer.stop()
     assert len(chooser.visible_ids()) == 9 and practice.bank_task is None
-    assert reports and reports[-1][:2] == (9, 9) and any(title for _d, _t, title in reports)
+    assert reports and reports[-1][:2] == (9, 9)
+    # the progress names the films neutrally: drawing the bank must not list its deformities
+    names = [name for _d, _t, name in reports if name]
+    assert names == [f"key-{i:02d}" for i in range(1, 10)]
+    assert not any(info.title in name for _preset, info in bank_entries() for name in names)
     # the event loop kept running while the films were drawn (a blocked GUI thread would not tick)
     assert len(ticks) >= 10
     chooser.reject()
@@ -323,12 +363,14 @@ def test_save_case_as_key_then_practise_it_from_the_clinic_folder(qtbot, window,
     assert saved.teaching_points == ("MPTA is low", "the femur is normal")
     ds = pydicom.dcmread(saved.film_path)
     assert str(ds.PatientName) == "" and ds.PatientIdentityRemoved == "YES"
+    # the descriptions could name the diagnosis (and are removed by DICOM's basic confidentiality profile)
+    assert pydicom.dcmread(film).SeriesDescription and "SeriesDescription" not in ds and "StudyDescription" not in ds
 
     # Practice > Open a clinic's bank folder…
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
     practice.open_folder_action.trigger()
     chooser = _wait_chooser(qtbot, practice)
-    chooser.blind.setChecked(True)
+    assert not chooser.show_titles.isChecked()  # blind unless asked
     assert "Tibial varus" not in _table_text(chooser.table) and "Key 1" in _table_text(chooser.table)
     with qtbot.waitSignal(window.filmLoaded, timeout=60000):
         chooser.accept()
@@ -342,3 +384,32 @@ def test_one_practice_menu(window):
     assert install_practice(window) is window.practice
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles.count("&Practice") + titles.count("Practice") == 1
+
+
+def test_an_uncalibrated_key_says_its_tolerances_are_pixels(qtbot, window, practice, bank, monkeypatch, tmp_path):
+    """practice.md gives tolerances in mm and no pixel tolerance: the error view says what was done."""
+    key, summary = _key(bank, "normal")
+    uncalibrated = key.copy()
+    uncalibrated.pixel_spacing_mm = None
+    uncalibrated.calibration_source = "none"
+    uncalibrated.image["path"] = str(summary.film_path)
+    uncalibrated.extra = {"key": {"title": "Normal, uncalibrated", "level": "basic"}}
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    save_case(uncalibrated, folder / "uncalibrated.case.json")
+    clinic = list_keys(folder)[0]
+    assert not clinic.calibrated
+    with qtbot.waitSignal(window.filmLoaded, timeout=60000):
+        practice.start(clinic, "Key 1")
+    right = key.limbs[Side.RIGHT].landmarks
+    window.doc.case.limbs[Side.RIGHT].landmarks.update({n: (x + 2.5, y) for n, (x, y) in right.items()})
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
+    score = practice.submit()
+    assert score is not None and score.unit == "px"
+    counts = practice.panel.counts.text()
+    assert "uncalibrated" in counts and "applied as pixels" in counts
+    # 2.5 px to the side: within the femoral head's 3 (mm read as px), outside a condyle's 2
+    assert practice.panel.landmark_row(Side.RIGHT, "femoral_head_center")["Error"] == "2.5 px"
+    assert practice.panel.landmark_row(Side.RIGHT, "femoral_head_center")["Result"] == "✓ pass"
+    assert practice.panel.landmark_row(Side.RIGHT, "femoral_condyle_medial")["Tolerance"] == "≤ 2.0 px"
+    assert practice.panel.landmark_row(Side.RIGHT, "femoral_condyle_medial")["Result"] == "✗ fail"

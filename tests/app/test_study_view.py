@@ -2,6 +2,7 @@
 `measurements.agreement.agreement` on the same folder out, Bland–Altman plots, and the PDF."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from measurements.agreement import ICC_FORMS, agreement
 from measurements.case import Case, save_case
 
 from .conftest import screenshot
+from .table_checks import assert_cells_fit
 
 KEYS = ("femoral_valgus", "proximal_tibial_varus", "two_level")
 
@@ -50,6 +52,16 @@ def study_folder(bank: Path, folder: Path) -> Path:
     return folder
 
 
+def _limit(value: float) -> str:
+    return "−∞" if value == -math.inf else f"{value:.2f}"
+
+
+def _shown_interval(cell: str) -> tuple[float, float]:
+    """The two limits of "0.431 [−2.15, 0.92]" as numbers (−∞ as -inf)."""
+    inside = cell[cell.index("[") + 1: cell.index("]")]
+    return tuple(-math.inf if t.strip() == "−∞" else float(t.strip().replace("−", "-")) for t in inside.split(","))
+
+
 def test_the_view_shows_the_agreement_of_the_folder(qtbot, window, bank, monkeypatch, tmp_path):
     folder = study_folder(bank, tmp_path / "study")
     expected = agreement(folder)
@@ -59,20 +71,27 @@ def test_the_view_shows_the_agreement_of_the_folder(qtbot, window, bank, monkeyp
     qtbot.waitUntil(lambda: view.result is not None, timeout=30000)
     assert view.icc_table.rowCount() == len(expected.measurements) > 5
     headers = [view.icc_table.horizontalHeaderItem(c).text() for c in range(view.icc_table.columnCount())]
-    assert headers[2] == "ICC(A,1) (95 % CI)"  # the headline first
+    assert headers[2] == "ICC(A,1) [95 % CI]"  # the headline first
     for key, m in expected.measurements.items():
         row = view.row_of(key)
         assert row >= 0
         for form in ICC_FORMS:
-            cell = view.icc_table.item(row, headers.index(f"{form} (95 % CI)")).text()
-            if m.icc is None:
+            cell = view.icc_table.item(row, headers.index(f"{form} [95 % CI]")).text()
+            if m.icc is None or math.isnan(m.icc.icc[form]):
                 assert cell == "—"
                 continue
             lo, hi = m.icc.ci95[form]
-            assert cell == f"{m.icc.icc[form]:.3f} ({lo:.2f} to {hi:.2f})".replace("-", "−"), (key, form)
+            assert cell == f"{m.icc.icc[form]:.3f} [{_limit(lo)}, {_limit(hi)}]".replace("-", "−"), (key, form)
+            shown_lo, shown_hi = _shown_interval(cell)
+            assert shown_lo <= shown_hi, (key, form, cell)  # never an inverted interval
         sem = view.icc_table.item(row, headers.index("SEM")).text()
         assert sem.startswith(f"{m.sem:.2f}")
-    assert "1 files left out" in view.summary.text() and "notes.case.json" in view.skipped_label.text()
+    assert "1 file left out" in view.summary.text() and "notes.case.json" in view.skipped_label.text()
+    # readers this noisy give negative ICCs for some measurements: the view says what they mean
+    assert any(v < 0 for m in expected.measurements.values() if m.icc is not None for v in m.icc.icc.values())
+    assert view.values_note.isVisible() and "below 0" in view.values_note.text()
+    qtbot.wait(50)
+    assert_cells_fit(view.icc_table)  # no number cut short at the table's right edge
 
     # choosing MPTA shows its three Bland–Altman pairs and reader A's intra-reader ICC
     view.icc_table.selectRow(view.row_of("mpta_deg"))
