@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: run test system-deps bench dist clean
+.PHONY: dist-build run test system-deps bench dist clean
 
 $(STAMP): pyproject.toml
 	@bash scripts/system-deps.sh
@@ -28,7 +28,11 @@ bench: $(STAMP)
 
 # The program as one folder for machines without Python (PyInstaller, build.spec), checked by its own
 # self-test: dist/deformity-app-<version>-<system>-<machine>/. Takes a few minutes.
-dist: $(STAMP)
+# the clinic build, then the tests of the built program (tests/frozen) on it
+dist: dist-build
+	DEFORMITY_BUILD_TEST=1 DEFORMITY_BUILD_REUSE=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest tests/frozen -q -p no:cacheprovider
+
+dist-build: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'pyinstaller>=6.10,<7'
 	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build build.spec
 	@folder=dist/$$($(BIN)/python packaging/dist_name.py); \

@@ -4,7 +4,8 @@ Skipped unless DEFORMITY_BUILD_TEST=1, because the build takes minutes:
 
     DEFORMITY_BUILD_TEST=1 .venv/bin/python -m pytest tests/frozen -s
 
-builds with `make dist` (which installs PyInstaller into .venv), then runs the BUILT executable:
+builds with `make dist-build` (which installs PyInstaller into .venv; `make dist` is that and these
+tests), then runs the BUILT executable:
 --version, --self-test, `measure` and `report` on the bundled example, `export` (highdicom),
 `pacs echo` against a closed port (pynetdicom; dicomweb-client and requests), `score` and
 `agreement` (scipy.special), and the application itself offscreen on the demo film; then copies the
@@ -54,13 +55,13 @@ def built() -> Path:
     if os.environ.get("DEFORMITY_BUILD_REUSE") == "1" and folder.is_dir():
         return folder
     started = time.monotonic()
-    proc = subprocess.run(["make", "dist"], cwd=REPO, capture_output=True, text=True, timeout=2400)
+    proc = subprocess.run(["make", "dist-build"], cwd=REPO, capture_output=True, text=True, timeout=2400)
     seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-8000:]
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(f"{folder.name}: built by `make dist` in {seconds:.0f} s, {_size(folder) / 1e6:.0f} MB\n"
+    REPORT.write_text(f"{folder.name}: built by `make dist-build` in {seconds:.0f} s, {_size(folder) / 1e6:.0f} MB\n"
                       + proc.stdout[-3000:])
-    print(f"\n{folder.name}: make dist took {seconds:.0f} s; folder {_size(folder) / 1e6:.0f} MB")
+    print(f"\n{folder.name}: make dist-build took {seconds:.0f} s; folder {_size(folder) / 1e6:.0f} MB")
     return folder
 
 
