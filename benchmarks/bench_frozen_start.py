@@ -9,7 +9,7 @@ whole window once, as the first paint does, so the figure is close to the first 
 
 - `frozen_first_start_s`: the very first start of a freshly installed folder: its files evicted from
   the page cache (posix_fadvise DONTNEED on each of them, which touches no other file) and an empty
-  user folder, so the demo film is drawn into it first (once per user).
+  user folder (the build ships the demo film drawn; a source install draws it at the first start).
 - `frozen_cold_start_s`: a start after a reboot: the files evicted again, the demo film already drawn.
 - `frozen_start_s`: later starts (the median of three): files cached, the demo film already drawn.
 - `frozen_vs_source_start`: that figure divided by the same start of the installed source program
@@ -98,8 +98,7 @@ def main() -> None:
         if evict:
             _evict(folder)
         first, first_total = _start(exe, home)
-        print(f"frozen_first_start_s: {first:.2f} (no goal; {how}, empty user folder: the demo film is drawn "
-              f"first; process ended after {first_total:.2f} s)")
+        print(f"frozen_first_start_s: {first:.2f} (no goal; {how}, empty user folder; process ended after {first_total:.2f} s)")
         if evict:
             _evict(folder)
         cold, cold_total = _start(exe, home)

@@ -71,6 +71,7 @@ __all__ = [
     "write_demo",
     "demo_cache_dir",
     "ensure_demo",
+    "predrawn_demo_dir",
     "main",
 ]
 
@@ -427,12 +428,25 @@ def demo_cache_dir() -> Path:
     return base / f"demo-{GENERATOR_VERSION}"
 
 
+def predrawn_demo_dir() -> Path:
+    """Where a build may ship the default demo already drawn (`resources/demo/demo-<version>`: the
+    clinic build draws it while building, so a user's first start does not wait ~2 s for it)."""
+    from resources import resource_path
+
+    return resource_path("demo", f"demo-{GENERATOR_VERSION}")
+
+
 def ensure_demo(folder: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
     """The default demo's (film, case) paths, generating them only when either file is missing.
 
-    `folder` defaults to `demo_cache_dir()`. The first call takes a few seconds; later calls are
-    a file-existence check.
+    `folder` defaults to the demo drawn by this version's build when there is one
+    (`predrawn_demo_dir()`), else `demo_cache_dir()`. The first generation takes a few seconds;
+    later calls are a file-existence check.
     """
+    if folder is None:
+        shipped = predrawn_demo_dir()
+        if (shipped / "demo.dcm").is_file() and (shipped / "demo.case.json").is_file():
+            return shipped / "demo.dcm", shipped / "demo.case.json"
     folder = Path(folder) if folder is not None else demo_cache_dir()
     film, case = folder / "demo.dcm", folder / "demo.case.json"
     if film.is_file() and case.is_file():

@@ -500,3 +500,20 @@ def test_module_entry_point(tmp_path, python_exe):
                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
     assert len(list(tmp_path.glob("*.dcm"))) == len(bank_specs())
+
+
+def test_ensure_demo_opens_the_demo_a_build_drew(tmp_path, monkeypatch):
+    """A clinic build ships the demo drawn (resources/demo/demo-<version>): the first start opens it
+    and draws nothing into the user's folder."""
+    import dicom_io.demo as demo
+
+    shipped = tmp_path / "shipped"
+    film, case = demo.write_demo(shipped, demo.DEFAULT_DEMO, "demo")
+    monkeypatch.setattr(demo, "predrawn_demo_dir", lambda: shipped)
+    monkeypatch.setenv("DEFORMITY_APP_HOME", str(tmp_path / "home"))
+    assert demo.ensure_demo() == (film, case)
+    assert not (tmp_path / "home").exists()
+    # without it (the source tree), the demo is drawn into the user's cache folder
+    monkeypatch.setattr(demo, "predrawn_demo_dir", lambda: tmp_path / "nothing")
+    drawn, _ = demo.ensure_demo()
+    assert drawn.parent == tmp_path / "home" / f"demo-{demo.GENERATOR_VERSION}" and drawn.is_file()
