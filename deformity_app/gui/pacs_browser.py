@@ -4,13 +4,23 @@ The browser is a window of its own (not modal): choose a node (the named nodes o
 fill any of patient name (DICOM wildcards ``*`` and ``?``), patient ID, accession number, study
 date range and modalities, and Search. Choosing a study lists its series; Retrieve brings the study
 (or the selected series) into the user's data folder (``<data>/pacs/<Study Instance UID>/``, one
-``SOPInstanceUID.dcm`` per instance) with a progress bar and Cancel; the films that arrived are
-listed, the first DX or CR one chosen, and Open shows it in the main window. Recent searches are
-kept in the window's settings and can be run again from a list. Echo checks the node.
+``SOPInstanceUID.dcm`` per instance; retrieving again replaces them) with a progress bar and
+Cancel; the films that arrived are listed under their patient's name, DX and CR first, then by
+series and image number, and Open shows the chosen one in the main window (the browser steps aside
+once the film is shown, and stays when the user keeps the unsaved work of the window). Echo checks
+the node.
+
+The keyboard runs it all: the cursor starts in the patient name, Enter searches from any field,
+Enter on a study or a series retrieves it, Enter on a film opens it; dates are typed as
+YYYY-MM-DD (or picked in a calendar), and a text that is not a date is refused, never ignored.
+
+Recent searches are kept in the window's settings (they name patients, like the recent files
+do), run again from a list, and "Clear recent searches" at its end forgets them at once.
 
 Every network operation runs on a worker thread (:mod:`.pacs_worker`): the window stays usable,
 Cancel reaches the retrieve through its cancel check, and a failure is one sentence in the status
-line (the PACS errors are written for the user), never a traceback.
+line (the PACS errors are written for the user), never a traceback. A search that waits on a
+silent PACS does not hold the form: searching again, or choosing another node, leaves it behind.
 
 Integration: ``install_pacs(window)`` adds "Find on PACS…", "Send to PACS…" and "PACS nodes…" to the
 File menu and returns the :class:`PacsController`; installing twice returns the same controller.
@@ -21,16 +31,36 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QObject, QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import (
+    QDate,
+    QEvent,
+    QObject,
+    QPoint,
+    QRegularExpression,
+    QSettings,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QIcon,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+    QRegularExpressionValidator,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCalendarWidget,
     QComboBox,
-    QDateEdit,
     QDialog,
     QGridLayout,
     QGroupBox,
@@ -72,6 +102,8 @@ MAX_RECENT = 12
 MAX_STUDIES = 1000  # more than this is not a search but a listing of the PACS
 FILM_MODALITIES = ("DX", "CR")  # what a long-leg film is; preferred when a study holds other images
 NO_DATE = QDate(1900, 1, 1)  # the "any" value of the date fields
+NO_NODE_TEXT = "No PACS node is set up yet: add one with the Nodes… button."
+CLEAR_RECENT = "clear"  # the data of the recent list's last entry
 STUDY_COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Description", "Modalities", "Series", "Instances")
 SERIES_COLUMNS = ("No.", "Modality", "Description", "Instances")
 
@@ -79,16 +111,43 @@ SERIES_COLUMNS = ("No.", "Modality", "Description", "Instances")
 # --- plain helpers ---------------------------------------------------------------------------------------
 
 
-def person_name(raw: str | None) -> str:
-    """A DICOM person name for reading: ``"SMITH^John^A"`` -> ``"SMITH, John A"`` (first non-empty group)."""
-    if not raw:
-        return ""
-    group = next((g for g in str(raw).split("=") if g.strip("^ ")), "")
+_CJK_RANGES = ((0x1100, 0x11FF), (0x3040, 0x31FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF),
+               (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x2FFFF))
+
+
+def _is_cjk(text: str) -> bool:
+    """Text in Chinese characters, kana or hangul."""
+    return any(lo <= ord(c) <= hi for c in text if ord(c) > 0x10FF for lo, hi in _CJK_RANGES)
+
+
+def _name_group(group: str) -> str:
     parts = [p.strip() for p in group.split("^")] + [""] * 5
     family, given, middle, prefix, suffix = parts[:5]
+    if _is_cjk(group):
+        # Japanese, Chinese and Korean names are written family name first, without a comma
+        return " ".join(p for p in (prefix, family, given, middle, suffix) if p)
     rest = " ".join(p for p in (prefix, given, middle) if p)
     text = f"{family}, {rest}" if family and rest else family or rest
     return f"{text}, {suffix}" if suffix else text
+
+
+def person_name(raw: str | None) -> str:
+    """A DICOM person name for reading.
+
+    ``"SMITH^John^A"`` -> ``"SMITH, John A"``; the other representations of the name follow in
+    brackets, as Japanese and Korean PACS store them: ``"山田^太郎=ヤマダ^タロウ"`` ->
+    ``"山田 太郎 (ヤマダ タロウ)"``, ``"Yamada^Tarou=山田^太郎"`` -> ``"Yamada, Tarou (山田 太郎)"``.
+    """
+    if not raw:
+        return ""
+    shown: list[str] = []
+    for group in str(raw).split("="):
+        text = _name_group(group)
+        if text and text not in shown:
+            shown.append(text)
+    if not shown:
+        return ""
+    return shown[0] + (f" ({' / '.join(shown[1:])})" if len(shown) > 1 else "")
 
 
 def _date_text(value: str | None) -> str:
@@ -185,26 +244,59 @@ class RetrievedFilms:
     cancelled: bool = False
     method: str = ""
     films: list[Any] = field(default_factory=list)  # dicom_io FilmSummary, DX/CR first
+    numbers: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # by path: series, image
 
     @property
     def complete(self) -> bool:
         return self.failed == 0 and not self.cancelled and not self.problems
 
 
-def films_among(files: Sequence[Path]) -> list[Any]:
-    """The images among retrieved files (headers only), DX and CR first, then in file order."""
+def image_numbers(path: Path) -> tuple[int | None, int | None]:
+    """(Series Number, Instance Number) of a DICOM file, None where absent or unreadable."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesNumber", "InstanceNumber"])
+    except Exception:  # noqa: BLE001 - a file pydicom cannot read simply has no numbers
+        return None, None
+
+    def number(keyword: str) -> int | None:
+        try:
+            value = ds.get(keyword)
+            return int(value) if value not in (None, "") else None
+        except (TypeError, ValueError):
+            return None
+
+    return number("SeriesNumber"), number("InstanceNumber")
+
+
+def films_among(files: Sequence[Path], numbers: dict[str, tuple[int | None, int | None]] | None = None) -> list[Any]:
+    """The images among retrieved files (headers only): DX and CR first, then by series and image number.
+
+    `numbers`, when given, is filled with each film's (series number, instance number) by path."""
     from dicom_io.errors import FilmError
     from dicom_io.film import read_header
 
     films = []
-    for path in files:
+    found: dict[str, tuple[int | None, int | None]] = {}
+    for path in dict.fromkeys(files):  # a file received twice is listed once
         try:
             summary = read_header(path)
         except FilmError:
             continue
         if summary.has_pixels:
             films.append(summary)
-    return sorted(films, key=lambda f: 0 if (f.metadata.modality or "").upper() in FILM_MODALITIES else 1)
+            found[str(summary.path)] = image_numbers(summary.path)
+    if numbers is not None:
+        numbers.update(found)
+    big = 1 << 30
+
+    def order(film: Any) -> tuple:
+        series, instance = found[str(film.path)]
+        preferred = 0 if (film.metadata.modality or "").upper() in FILM_MODALITIES else 1
+        return (preferred, series if series is not None else big, instance if instance is not None else big)
+
+    return sorted(films, key=order)
 
 
 def _retrieve(node: Any, study_uid: str, series_uids: Sequence[str | None], folder: Path, progress, cancelled
@@ -242,7 +334,7 @@ def _retrieve(node: Any, study_uid: str, series_uids: Sequence[str | None], fold
     if errors and not out.files:
         raise PacsError(errors[0])
     out.problems.extend(errors)
-    out.films = films_among(out.files)
+    out.films = films_among(out.files, out.numbers)
     return out
 
 
@@ -262,52 +354,144 @@ def _table(columns: Sequence[str], stretch: int) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+    table.setTextElideMode(Qt.ElideRight)
     header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeToContents)
+    # Widths are fitted to the contents once per filling (_fit_columns), with a cap, so that one
+    # very long name cannot push the other columns out of sight; the user may still drag them.
+    header.setSectionResizeMode(QHeaderView.Interactive)
     header.setSectionResizeMode(stretch, QHeaderView.Stretch)
     header.setHighlightSections(False)
     return table
 
 
-class OptionalDateEdit(QDateEdit):
-    """A date that may be "any" (the minimum date, shown as "any").
+def _fit_columns(table: QTableWidget, cap_chars: int = 28) -> None:
+    """Each column as wide as its contents, but at most about `cap_chars` characters (the text is
+    then elided, and its cell's tooltip holds all of it)."""
+    header = table.horizontalHeader()
+    cap = table.fontMetrics().horizontalAdvance("M") * cap_chars
+    for col in range(table.columnCount()):
+        if header.sectionResizeMode(col) == QHeaderView.Stretch:
+            continue
+        table.resizeColumnToContents(col)
+        if table.columnWidth(col) > cap:
+            table.setColumnWidth(col, cap)
 
-    Clicking or stepping a field at "any" starts from today rather than from 1900; Delete or
-    Backspace with the whole text selected sets it back to "any".
+
+DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy-M-d")  # what may be typed; shown as the first
+
+
+def _calendar_icon(colour: QColor) -> QIcon:
+    """A small calendar drawn in the text colour (no icon theme is needed)."""
+    pixmap = QPixmap(16, 16)
+    pixmap.fill(Qt.transparent)
+    painter = QPainter(pixmap)
+    painter.setPen(QPen(colour, 1))
+    painter.drawRect(1, 3, 13, 11)
+    painter.fillRect(1, 3, 14, 3, colour)
+    for x in (4, 7, 10):
+        for y in (8, 11):
+            painter.fillRect(x, y, 2, 2, colour)
+    painter.end()
+    return QIcon(pixmap)
+
+
+class OptionalDateEdit(QLineEdit):
+    """A study date that may be empty ("any"), typed as YYYY-MM-DD (or YYYYMMDD) or picked in a calendar.
+
+    Up and Down step a day (from "any": today), Page Up and Page Down a month; Alt+Down (or the
+    calendar button) opens the calendar. A text that is not a date is shown in red and refused by
+    the search with a sentence, never taken for "any".
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setDisplayFormat("yyyy-MM-dd")
-        self.setCalendarPopup(True)
-        self.setMinimumDate(NO_DATE)
-        self.setSpecialValueText("any")  # shown at the minimum date
-        self.setDate(NO_DATE)
+        self.setPlaceholderText("any")
+        self.setMaxLength(10)
+        self.setValidator(QRegularExpressionValidator(QRegularExpression(r"[0-9-]{0,10}"), self))
+        self.setFixedWidth(self.fontMetrics().horizontalAdvance("0000-00-00") + 44)
+        self.calendar_action = self.addAction(_calendar_icon(self.palette().color(QPalette.Text)),
+                                              QLineEdit.TrailingPosition)
+        self.calendar_action.setToolTip("Choose the date in a calendar (Alt+Down)")
+        self.calendar_action.triggered.connect(self.show_calendar)
+        self.calendar: QCalendarWidget | None = None
+        self.editingFinished.connect(self._tidy)
+        self.textChanged.connect(self._mark)
+
+    # --- value ---
+    def date(self) -> QDate:
+        """The date typed: NO_DATE when empty ("any"), an invalid QDate when the text is not a date."""
+        text = self.text().strip()
+        if not text:
+            return QDate(NO_DATE)
+        for fmt in DATE_FORMATS:
+            date = QDate.fromString(text, fmt)
+            if date.isValid() and date > NO_DATE:
+                return date
+        return QDate()
+
+    def setDate(self, date: QDate) -> None:  # noqa: N802 - the name QDateEdit uses
+        if date is None or not date.isValid() or date <= NO_DATE:
+            self.clear()
+        else:
+            self.setText(date.toString(DATE_FORMATS[0]))
 
     def is_any(self) -> bool:
-        return self.date() <= self.minimumDate()
+        return not self.text().strip()
 
-    def _from_any(self) -> bool:
-        if self.is_any():
-            self.setDate(QDate.currentDate())
-            self.setCurrentSection(QDateEdit.DaySection)  # the arrows then step days
-            return True
-        return False
+    def is_valid(self) -> bool:
+        return self.is_any() or self.date().isValid()
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802
-        self._from_any()
-        super().mousePressEvent(event)
+    def _tidy(self) -> None:
+        date = self.date()
+        if not self.is_any() and date.isValid():
+            self.setText(date.toString(DATE_FORMATS[0]))  # 20240305 -> 2024-03-05
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802
-        if not self._from_any():
-            super().stepBy(steps)
+    def _mark(self) -> None:
+        complete = len(self.text().strip()) >= 8
+        self.setStyleSheet(ERROR_STYLE if complete and not self.is_valid() else "")
+
+    # --- keys and calendar ---
+    def step(self, days: int = 0, months: int = 0) -> None:
+        date = self.date()
+        if not date.isValid() or date <= NO_DATE:
+            self.setDate(QDate.currentDate())  # from "any" (or a typo): today, not 1900
+        else:
+            self.setDate(date.addDays(days).addMonths(months))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
-        edit = self.lineEdit()
-        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and (edit.selectedText() == edit.text() or self.is_any()):
-            self.setDate(NO_DATE)
+        key, mods = event.key(), event.modifiers()
+        if key == Qt.Key_Down and mods & Qt.AltModifier or key == Qt.Key_F4:
+            self.show_calendar()
+        elif key in (Qt.Key_Up, Qt.Key_Down):
+            self.step(days=1 if key == Qt.Key_Up else -1)
+        elif key in (Qt.Key_PageUp, Qt.Key_PageDown):
+            self.step(months=1 if key == Qt.Key_PageUp else -1)
+        else:
+            super().keyPressEvent(event)
             return
-        super().keyPressEvent(event)
+        event.accept()
+
+    def show_calendar(self) -> QCalendarWidget:
+        """Open the calendar under the field at the date typed (today when none)."""
+        if self.calendar is None:
+            self.calendar = QCalendarWidget(self)
+            self.calendar.setWindowFlags(Qt.Popup)
+            self.calendar.setGridVisible(True)
+            self.calendar.clicked.connect(self._picked)
+            self.calendar.activated.connect(self._picked)
+        date = self.date()
+        self.calendar.setSelectedDate(date if date.isValid() and date > NO_DATE else QDate.currentDate())
+        self.calendar.adjustSize()
+        self.calendar.move(self.mapToGlobal(QPoint(0, self.height())))
+        self.calendar.show()
+        self.calendar.setFocus()
+        return self.calendar
+
+    def _picked(self, date: QDate) -> None:
+        self.setDate(date)
+        if self.calendar is not None:
+            self.calendar.hide()
+        self.setFocus()
 
 
 # --- the browser -------------------------------------------------------------------------------------------
@@ -335,6 +519,8 @@ class PacsBrowser(QDialog):
         self.last_result: RetrievedFilms | None = None
         self.retrieve_task: PacsTask | None = None
         self._search_generation = 0
+        self._searching: int | None = None  # the generation of the search waiting for its answer
+        self._searching_label = ""
         self._series_generation = 0
         self._echo_generation = 0
 
@@ -344,9 +530,11 @@ class PacsBrowser(QDialog):
         self.node_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.node_combo.currentIndexChanged.connect(self._on_node)
         self.echo_button = QPushButton("&Echo")
+        self.echo_button.setAutoDefault(False)
         self.echo_button.setToolTip("Check that the PACS answers")
         self.echo_button.clicked.connect(self.echo)
-        self.nodes_button = QPushButton("&Nodes…")
+        self.nodes_button = QPushButton("No&des…")  # N is the patient name's
+        self.nodes_button.setAutoDefault(False)
         self.nodes_button.setToolTip("Add, edit or delete PACS nodes")
         self.nodes_button.clicked.connect(controller.show_nodes)
         self.recent_combo = QComboBox()
@@ -354,13 +542,16 @@ class PacsBrowser(QDialog):
         self.recent_combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.recent_combo.setToolTip("Run a recent search again")
         self.recent_combo.activated.connect(self._on_recent)
+        node_label, recent_label = QLabel("&PACS"), QLabel("Recen&t")
+        node_label.setBuddy(self.node_combo)
+        recent_label.setBuddy(self.recent_combo)
         node_row = QHBoxLayout()
-        node_row.addWidget(QLabel("PACS"))
+        node_row.addWidget(node_label)
         node_row.addWidget(self.node_combo, 1)
         node_row.addWidget(self.echo_button)
         node_row.addWidget(self.nodes_button)
         node_row.addSpacing(24)
-        node_row.addWidget(QLabel("Recent"))
+        node_row.addWidget(recent_label)
         node_row.addWidget(self.recent_combo, 1)
 
         # search form
@@ -368,8 +559,8 @@ class PacsBrowser(QDialog):
         self.name_edit.setPlaceholderText("e.g. SMITH* (wildcards * and ?)")
         self.id_edit = QLineEdit()
         self.accession_edit = QLineEdit()
-        self.date_from = self._date_edit("Study date from (leave at 'any' for no limit)")
-        self.date_to = self._date_edit("Study date to (leave at 'any' for no limit)")
+        self.date_from = self._date_edit("Study date from, YYYY-MM-DD (empty: no limit)")
+        self.date_to = self._date_edit("Study date to, YYYY-MM-DD (empty: no limit)")
         self.modality_combo = QComboBox()
         self.modality_combo.setEditable(True)
         self.modality_combo.addItems(["", "CR,DX", "DX", "CR"])
@@ -415,6 +606,7 @@ class PacsBrowser(QDialog):
         self.studies_table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.studies_table.setSortingEnabled(True)
         self.studies_table.itemSelectionChanged.connect(self._on_study_selected)
+        self.studies_table.itemDoubleClicked.connect(lambda _item: self.retrieve())
         studies_box = QGroupBox("Studies")
         QVBoxLayout(studies_box).addWidget(self.studies_table)
 
@@ -444,6 +636,7 @@ class PacsBrowser(QDialog):
         series_layout.addLayout(retrieve_row)
 
         self.films_list = QListWidget()
+        self.films_list.setAlternatingRowColors(True)
         self.films_list.setWordWrap(True)
         self.films_list.itemSelectionChanged.connect(self._update_buttons)
         self.films_list.itemDoubleClicked.connect(lambda _item: self.open_selected())
@@ -451,7 +644,7 @@ class PacsBrowser(QDialog):
         self.open_button.setAutoDefault(False)
         self.open_button.setToolTip("Open the chosen film in the main window")
         self.open_button.clicked.connect(self.open_selected)
-        films_box = QGroupBox("Retrieved films")
+        self.films_box = films_box = QGroupBox("Retrieved films")
         films_layout = QVBoxLayout(films_box)
         films_layout.addWidget(self.films_list)
         open_row = QHBoxLayout()
@@ -489,14 +682,45 @@ class PacsBrowser(QDialog):
         layout.addWidget(split, 1)
         layout.addLayout(status_row)
         self.resize(1180, 760)
+
+        # Tab follows the form as it reads (Search before Clear), then the tables and their buttons.
+        chain = [self.node_combo, self.echo_button, self.nodes_button, self.recent_combo, self.name_edit,
+                 self.id_edit, self.accession_edit, self.date_from, self.date_to, self.modality_combo,
+                 self.search_button, self.clear_button, self.studies_table, self.series_table, self.retrieve_button,
+                 self.cancel_button, self.films_list, self.open_button, self.close_button]
+        for before, after in pairwise(chain):
+            QWidget.setTabOrder(before, after)
+        # Enter on a study or series retrieves it, on a film opens it (not the dialog's default
+        # button, Search, which would run the search again and lose the selection).
+        for widget in (self.studies_table, self.series_table, self.films_list):
+            widget.installEventFilter(self)
+        self._opening: Path | None = None  # the film asked for with Open, until the window shows it
+        loaded = getattr(controller.window, "filmLoaded", None)
+        if loaded is not None:
+            loaded.connect(self._on_film_loaded)
+        failed = getattr(controller.window, "filmFailed", None)
+        if failed is not None:
+            failed.connect(self._on_film_failed)
         self.refresh_nodes()
         self._refresh_recent()
         self._update_buttons()
+        self.name_edit.setFocus()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.KeyPress and event.key() in (Qt.Key_Return, Qt.Key_Enter) \
+                and not event.modifiers() & ~Qt.KeypadModifier:
+            if watched is self.films_list:
+                self.open_selected()
+                return True
+            if watched in (self.studies_table, self.series_table):
+                self.retrieve()
+                return True
+        return super().eventFilter(watched, event)
 
     @staticmethod
-    def _date_edit(tip: str) -> QDateEdit:
+    def _date_edit(tip: str) -> OptionalDateEdit:
         edit = OptionalDateEdit()
-        edit.setToolTip(tip + "; Delete sets it back to 'any'")
+        edit.setToolTip(tip + "; Up and Down step a day, Alt+Down opens a calendar")
         return edit
 
     # --- settings ------------------------------------------------------------------------------------
@@ -530,7 +754,9 @@ class PacsBrowser(QDialog):
         if problem:
             self._status(problem, error=True)
         elif not self.nodes:
-            self._status("No PACS node is set up yet: add one with the Nodes… button.")
+            self._status(NO_NODE_TEXT)
+        elif self.status_text() == NO_NODE_TEXT:
+            self._status("Choose a node, fill the fields and press Enter to search.")
         self._update_buttons()
 
     def current_node(self) -> Any | None:
@@ -541,6 +767,12 @@ class PacsBrowser(QDialog):
         name = self.node_combo.currentData()
         if name:
             self.settings.setValue(LAST_NODE_KEY, name)
+        self._echo_generation += 1  # an echo of the node left behind would answer under the new one
+        if self._searching is not None:
+            # and its search would fill the table after the user moved on
+            self._search_generation += 1
+            self._searching = None
+            self._status(f"Stopped waiting for {self._searching_label}: search again on the node chosen.")
         self._update_buttons()
 
     def _node_or_say(self) -> Any | None:
@@ -570,12 +802,19 @@ class PacsBrowser(QDialog):
 
     # --- search --------------------------------------------------------------------------------------
     def fields(self) -> SearchFields:
-        def day(edit: QDateEdit) -> str:
-            return "" if edit.date() <= NO_DATE else edit.date().toString("yyyyMMdd")
+        """The form's fields; raises ValueError (a sentence) for a date that is not a date."""
+        def day(edit: OptionalDateEdit, which: str) -> str:
+            if edit.is_any():
+                return ""
+            date = edit.date()
+            if not date.isValid():
+                raise ValueError(f"The study date '{which}' ({edit.text().strip()}) is not a date: type it as "
+                                 "YYYY-MM-DD, or leave the field empty for any date.")
+            return date.toString("yyyyMMdd")
 
         return SearchFields(node=str(self.node_combo.currentData() or ""), patient_name=self.name_edit.text().strip(),
                             patient_id=self.id_edit.text().strip(), accession=self.accession_edit.text().strip(),
-                            date_from=day(self.date_from), date_to=day(self.date_to),
+                            date_from=day(self.date_from, "from"), date_to=day(self.date_to, "to"),
                             modality=self.modality_combo.currentText().strip().upper())
 
     def set_fields(self, fields: SearchFields) -> None:
@@ -597,13 +836,21 @@ class PacsBrowser(QDialog):
         self.name_edit.setFocus()
 
     def search(self) -> None:
-        """Study-level search with the form's fields, on a worker thread."""
+        """Study-level search with the form's fields, on a worker thread.
+
+        Search stays usable while a search waits: a PACS that does not answer holds its search for
+        the node's whole timeout, and the user may correct a field, or choose another node, and
+        search again at once; only the latest search fills the table."""
         from dicom_io.pacs import open_client
 
         node = self._node_or_say()
         if node is None:
             return
-        fields = self.fields()
+        try:
+            fields = self.fields()
+        except ValueError as exc:
+            self._status(str(exc), error=True)
+            return
         if fields.is_empty():
             self._status("Fill at least one field (a name, an ID, an accession number, a date or a modality); "
                          "a patient name of * lists every study.", error=True)
@@ -615,14 +862,14 @@ class PacsBrowser(QDialog):
             return
         self._search_generation += 1
         generation = self._search_generation
+        self._searching, self._searching_label = generation, node.label
         self._status(f"Searching {node.label}…")
         self._show_studies([])
-        self.search_button.setEnabled(False)
 
         def done(studies: Any, error: str, _cancelled: bool) -> None:
             if generation != self._search_generation:
                 return
-            self.search_button.setEnabled(True)
+            self._searching = None
             if error:
                 self._status(error, error=True)
             else:
@@ -631,7 +878,7 @@ class PacsBrowser(QDialog):
                 self._show_studies(shown)
                 self.studies_node = node
                 if not studies:
-                    self._status(f"No study on {node.label} matches.")
+                    self._status(_no_match_text(node.label, fields))
                 elif len(studies) > MAX_STUDIES:
                     self._status(f"More than {MAX_STUDIES} studies match on {node.label}: the {MAX_STUDIES} most "
                                  "recent are shown. Narrow the search.")
@@ -657,12 +904,16 @@ class PacsBrowser(QDialog):
                 item = QTableWidgetItem(text)
                 if col == 0:
                     item.setData(Qt.UserRole, s.study_uid)
-                    item.setToolTip(f"Study Instance UID {s.study_uid}")
+                    item.setToolTip(f"{text}\nStudy Instance UID {s.study_uid}" if text
+                                    else f"Study Instance UID {s.study_uid}")
+                elif text:
+                    item.setToolTip(text)  # the whole text where the column elides it
                 table.setItem(row, col, item)
             table.setItem(row, 6, _number_item(s.series))
             table.setItem(row, 7, _number_item(s.instances))
         table.setSortingEnabled(True)
         table.sortItems(STUDY_COLUMNS.index("Date"), Qt.DescendingOrder)
+        _fit_columns(table)
         self._update_buttons()
 
     def selected_study(self) -> Any | None:
@@ -695,6 +946,13 @@ class PacsBrowser(QDialog):
         self.settings.setValue(RECENT_KEY, json.dumps([f.to_json() for f in items[:MAX_RECENT]]))
         self._refresh_recent()
 
+    def clear_recent(self) -> None:
+        """Forget the recent searches (they name patients) in the settings file."""
+        self.settings.remove(RECENT_KEY)
+        self.settings.sync()
+        self._refresh_recent()
+        self._status("Recent searches cleared.")
+
     def _refresh_recent(self) -> None:
         self.recent_combo.blockSignals(True)
         self.recent_combo.clear()
@@ -702,12 +960,20 @@ class PacsBrowser(QDialog):
         self.recent_combo.addItem("Recent searches…" if recent else "No recent search", None)
         for fields in recent:
             self.recent_combo.addItem(fields.label(), fields.to_json())
+        if recent:
+            self.recent_combo.insertSeparator(self.recent_combo.count())
+            self.recent_combo.addItem("Clear recent searches", CLEAR_RECENT)
+            self.recent_combo.setItemData(self.recent_combo.count() - 1,
+                                          "Forget these searches (they name patients) on this computer", Qt.ToolTipRole)
         self.recent_combo.setCurrentIndex(0)
         self.recent_combo.setEnabled(bool(recent))
         self.recent_combo.blockSignals(False)
 
     def _on_recent(self, index: int) -> None:
         data = self.recent_combo.itemData(index)
+        if data == CLEAR_RECENT:
+            self.clear_recent()
+            return
         fields = SearchFields.from_json(data) if data else None
         if fields is None:
             return
@@ -761,8 +1027,11 @@ class PacsBrowser(QDialog):
             number.setToolTip(f"Series Instance UID {s.series_uid}")
             table.setItem(row, 0, number)
             table.setItem(row, 1, QTableWidgetItem(s.modality or ""))
-            table.setItem(row, 2, QTableWidgetItem(s.description or ""))
+            description = QTableWidgetItem(s.description or "")
+            description.setToolTip(s.description or "")
+            table.setItem(row, 2, description)
             table.setItem(row, 3, _number_item(s.instances))
+        _fit_columns(table)
         self._update_buttons()
 
     def selected_series(self) -> list[str]:
@@ -781,6 +1050,7 @@ class PacsBrowser(QDialog):
         series = self.selected_series() if self.series_study_uid == study.study_uid else []
         folder = retrieve_dir(study.study_uid)
         self.films_list.clear()
+        self.films_box.setTitle("Retrieved films")
         self.last_result = None
         self.progress_bar.setRange(0, 0)  # busy until the PACS says how many
         self.progress_bar.setFormat("")
@@ -826,8 +1096,9 @@ class PacsBrowser(QDialog):
         self.progress_bar.setFormat(f"{result.received} received" + (f", {result.failed} failed" if result.failed
                                                                      else ""))
         self.films_list.clear()
+        self.films_box.setTitle(_films_title(result, self.studies.get(result.study_uid)))
         for film in result.films:
-            item = QListWidgetItem(_film_line(film))
+            item = QListWidgetItem(_film_line(film, result.numbers.get(str(film.path), (None, None))))
             item.setData(Qt.UserRole, str(film.path))
             item.setToolTip(str(film.path))
             self.films_list.addItem(item)
@@ -841,17 +1112,38 @@ class PacsBrowser(QDialog):
 
     # --- open ----------------------------------------------------------------------------------------
     def open_selected(self) -> Path | None:
-        """Open the chosen retrieved film in the main window (and step aside)."""
+        """Open the chosen retrieved film in the main window; the browser steps aside once it shows.
+
+        The window may first ask about unsaved work: when the user cancels there, or the film
+        cannot be opened, the browser stays where it is."""
         item = self.films_list.currentItem()
-        if item is None:
+        if item is None or self.retrieve_task is not None:
             return None
         path = Path(item.data(Qt.UserRole))
         if not path.exists():
             self._status(f"{path} is no longer there; retrieve the study again.", error=True)
             return None
-        self.controller.window.open_path(path)
-        self.hide()
+        window = self.controller.window
+        if getattr(window, "filmLoaded", None) is None:
+            window.open_path(path)
+            self.hide()
+            return path
+        self._opening = path
+        self._status(f"Opening {path.name} in the main window…")
+        window.open_path(path)
         return path
+
+    def _on_film_failed(self, error: str = "") -> None:
+        if self._opening is not None:
+            name, self._opening = self._opening.name, None
+            self._status(f"{name} could not be opened" + (f": {error}" if error else "."), error=True)
+
+    def _on_film_loaded(self) -> None:
+        doc = getattr(self.controller.window, "doc", None)
+        if self._opening is not None and doc is not None and doc.film_path == self._opening:
+            self._opening = None
+            self._status("The film is open in the main window.")
+            self.hide()
 
     # --- state ---------------------------------------------------------------------------------------
     def _update_buttons(self) -> None:
@@ -873,11 +1165,45 @@ class PacsBrowser(QDialog):
         return self.status_label.text()
 
 
-def _film_line(film: Any) -> str:
+def _film_line(film: Any, numbers: tuple[int | None, int | None] = (None, None)) -> str:
+    """One line per film; the image number tells apart the films of one series."""
     meta = film.metadata
+    series, instance = numbers
     parts = [meta.modality or "?", meta.series_description or meta.study_description or "",
+             f"series {series}, image {instance}" if series is not None and instance is not None
+             else f"image {instance}" if instance is not None else "",
              f"{film.columns} x {film.rows} px", meta.view_position or ""]
     return "  ·  ".join(p for p in parts if p)
+
+
+def _films_title(result: RetrievedFilms, study: Any) -> str:
+    """The films box's title: whose films these are (the study listed may no longer be the one chosen)."""
+    if result.films:
+        meta = result.films[0].metadata
+        name, pid, date = meta.patient_name, meta.patient_id, meta.study_date
+    elif study is not None:
+        name, pid, date = study.patient_name, study.patient_id, study.study_date
+    else:
+        return "Retrieved films"
+    who = person_name(name) or "no name"
+    return f"Retrieved films of {who}" + (f" ({pid})" if pid else "") + (f", {_date_text(date)}" if date else "")
+
+
+def _no_match_text(node_label: str, fields: SearchFields) -> str:
+    """Why a search may have found nothing: an exact name, or limits left in the form."""
+    text = f"No study on {node_label} matches."
+    name = fields.patient_name
+    if name and not any(c in name for c in "*?"):
+        text += (f" A name without * must match the whole name as the PACS stores it (FAMILY^Given): "
+                 f"try {name}* to find the names that begin with it.")
+    limits = []
+    if fields.date_from or fields.date_to:
+        limits.append(f"study dates {_date_text(fields.date_from) or 'any'} to {_date_text(fields.date_to) or 'any'}")
+    if fields.modality:
+        limits.append(f"modality {fields.modality}")
+    if limits and (name or fields.patient_id or fields.accession):
+        text += f" The search was limited to {' and '.join(limits)}: clear those fields to widen it."
+    return text
 
 
 def _retrieve_text(result: RetrievedFilms) -> str:
@@ -928,7 +1254,7 @@ class PacsController(QObject):
         self.find_action.setShortcut(QKeySequence("Ctrl+Shift+F"))
         self.find_action.setToolTip("Search a PACS, retrieve a study and open its film")
         self.find_action.triggered.connect(lambda _=False: self.show_browser())
-        self.send_action = QAction("Sen&d to PACS…", self.window)
+        self.send_action = QAction("Send &to PACS…", self.window)  # D is Export DICOM's
         self.send_action.setToolTip("Send the analysis (SR, presentation state, capture, PDF) to the film's study")
         self.send_action.triggered.connect(lambda _=False: self.send_to_pacs())
         self.nodes_action = QAction("PACS &nodes…", self.window)

@@ -66,9 +66,13 @@ class PacsNodesDialog(QDialog):
         self.node_list = QListWidget()
         self.node_list.setMinimumWidth(170)
         self.node_list.currentItemChanged.connect(self._on_current)
-        self.new_button = QPushButton("&New")
+        # Only Save is a default button: Enter in the form saves it (an auto-default button that
+        # once had the focus would otherwise take Enter: an echo, or a new empty form).
+        self.new_button = QPushButton("Ne&w")
+        self.new_button.setAutoDefault(False)
         self.new_button.clicked.connect(self.new_node)
         self.delete_button = QPushButton("&Delete")
+        self.delete_button.setAutoDefault(False)
         self.delete_button.clicked.connect(self.delete_node)
         left = QVBoxLayout()
         left.addWidget(QLabel("Nodes"))
@@ -119,9 +123,9 @@ class PacsNodesDialog(QDialog):
         self.form.addRow("PACS &AE title", self.called_aet_edit)
         self.form.addRow("&Our AE title", self.calling_aet_edit)
         self.form.addRow("&Retrieve with", self.retrieve_combo)
-        self.form.addRow("&Storage port (C-MOVE)", self.store_port_spin)
+        self.form.addRow("Stora&ge port (C-MOVE)", self.store_port_spin)
         self.form.addRow("&URL", self.url_edit)
-        self.form.addRow("&Timeout", self.timeout_spin)
+        self.form.addRow("Ti&meout", self.timeout_spin)
         self._dimse_rows = (self.host_edit, self.port_spin, self.called_aet_edit, self.calling_aet_edit,
                             self.retrieve_combo, self.store_port_spin)
         self.kind_combo.currentIndexChanged.connect(self._on_kind)
@@ -135,12 +139,14 @@ class PacsNodesDialog(QDialog):
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         self.test_button = QPushButton("&Test (echo)")
+        self.test_button.setAutoDefault(False)
         self.test_button.setToolTip("Check that the PACS answers, with the values in the form")
         self.test_button.clicked.connect(self.test_node)
         self.save_button = QPushButton("&Save")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save_node)
         self.close_button = QPushButton("&Close")
+        self.close_button.setAutoDefault(False)
         self.close_button.clicked.connect(self.close)
 
         box = QGroupBox("Node")
@@ -166,6 +172,9 @@ class PacsNodesDialog(QDialog):
         outer.addLayout(bottom)
         self._on_retrieve()
         self._on_kind()
+        # Again now that the button is inside the dialog: set while it sat in a group box not yet
+        # in the dialog, Qt did not record it, and Enter went to the first auto-default button.
+        self.save_button.setDefault(True)
         self.resize(760, 460)
         self.reload()
 
@@ -333,7 +342,11 @@ class PacsNodesDialog(QDialog):
         self.nodesChanged.emit()
 
     def test_node(self) -> None:
-        """Echo the node of the form (saved or not), off the GUI thread."""
+        """Echo the node of the form (saved or not), off the GUI thread.
+
+        Test stays clickable while an echo waits: after correcting a port the user tests again at
+        once, and only the answer of the latest test is shown (a silent PACS takes the whole
+        timeout to give up)."""
         from dicom_io.pacs import open_client
 
         node = self._checked_node()
@@ -341,13 +354,11 @@ class PacsNodesDialog(QDialog):
             return
         self._echo_generation += 1
         generation = self._echo_generation
-        self._status(f"Asking {node.label}…")
-        self.test_button.setEnabled(False)
+        self._status(f"Asking {node.label}… (at most {node.timeout_s:.0f} s)")
 
         def done(seconds: Any, error: str, _cancelled: bool) -> None:
             if generation != self._echo_generation:
                 return
-            self.test_button.setEnabled(True)
             if error:
                 self._status(error, error=True)
             else:

@@ -5,6 +5,11 @@ measurement report SR, presentation state, annotated secondary capture, encapsul
 built in memory on a worker thread with the window the user is looking at, and stored on the
 chosen node (C-STORE or STOW-RS) by the same worker. The table then says, for each object, whether
 the PACS stored it, or why not.
+
+Before anything is sent the dialog says what the analysis holds (landmarks and measurements per
+limb), follows the main window (another film, a landmark placed), refuses to send a case without
+landmarks, and asks before sending the same analysis to the same PACS a second time (each send
+makes new series: a PACS would show the results twice).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -37,7 +43,7 @@ from .pacs_worker import PacsTask, TaskError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KIND_LABELS", "STATUS_WORDS", "PacsSendDialog", "SendOutcome"]
+__all__ = ["KIND_LABELS", "STATUS_WORDS", "AnalysisSummary", "PacsSendDialog", "SendOutcome", "analysis_summary"]
 
 KIND_LABELS = {
     "sr": "Measurement report (SR)",
@@ -49,6 +55,56 @@ STATUS_WORDS = {"stored": "Stored", "warning": "Stored, with a warning", "refuse
 RESULT_COLUMNS = ("Object", "Status", "Detail")
 GOOD = QColor(214, 240, 214)
 BAD = QColor(250, 216, 216)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisSummary:
+    """What the objects of a send would hold: a sentence for the user, and whether to send at all."""
+
+    text: str
+    landmarks: int
+    measurements: int
+
+    @property
+    def sendable(self) -> bool:
+        return self.landmarks > 0
+
+
+def analysis_summary(case: Any, result: Any) -> AnalysisSummary:
+    """Landmarks and measurements per limb of `case` (measured as `result`), in a sentence.
+
+    A measurement counts once whether it is in millimetres or, uncalibrated, in pixels."""
+    from measurements.landmarks import Side
+    from measurements.measure import REQUIREMENTS
+
+    def px(key: str) -> str:
+        return key[:-3] + "_px" if key.endswith("_mm") else key
+
+    parts, landmarks, measurements = [], 0, 0
+    for side in (Side.RIGHT, Side.LEFT):
+        limb = case.limbs.get(side)
+        placed = len(limb.landmarks) if limb is not None else 0
+        limb_result = result.limbs.get(side) if result is not None else None
+        values = limb_result.values if limb_result is not None else {}
+        measured = sum(1 for key in REQUIREMENTS if key in values or px(key) in values)
+        landmarks += placed
+        measurements += measured
+        if placed:
+            parts.append(f"{side.label.lower()} limb {placed} landmark{'s' if placed != 1 else ''}, "
+                         f"{measured} measurement{'s' if measured != 1 else ''}")
+        else:
+            parts.append(f"{side.label.lower()} limb not analysed")
+    if result is not None and (result.lld_mm is not None or result.lld_px is not None):
+        measurements += 1
+        parts.append("limb-length discrepancy")
+    if landmarks == 0:
+        return AnalysisSummary("No landmark is placed on this film yet: there is nothing to send. Place the "
+                               "landmarks, then send.", 0, 0)
+    text = "The analysis: " + "; ".join(parts) + "."
+    if measurements == 0:
+        text += (" No measurement can be made from these landmarks yet: the objects will hold the landmarks "
+                 "only, and say that the alignment was not assessed.")
+    return AnalysisSummary(text, landmarks, measurements)
 
 
 @dataclass
@@ -109,10 +165,16 @@ class PacsSendDialog(QDialog):
         self.task: PacsTask | None = None
         self.last_outcome: SendOutcome | None = None
         self._prepared_for: Path | None = None
+        self.summary: AnalysisSummary | None = None
+        self._sent: tuple[Path | None, str, tuple[str, ...], Any] | None = None  # film, node, kinds, case
+        self._sending: tuple[Path | None, str, tuple[str, ...], Any] | None = None
 
         self.film_label = QLabel()
         self.film_label.setWordWrap(True)
         self.film_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.analysis_label = QLabel()
+        self.analysis_label.setWordWrap(True)
+        self.analysis_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
 
         objects_box = QGroupBox("Objects to send (each in a new series of the film's study)")
         objects_layout = QVBoxLayout(objects_box)
@@ -176,6 +238,7 @@ class PacsSendDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.film_label)
+        layout.addWidget(self.analysis_label)
         layout.addWidget(objects_box)
         layout.addLayout(node_row)
         layout.addLayout(send_row)
@@ -183,13 +246,34 @@ class PacsSendDialog(QDialog):
         layout.addLayout(bottom)
         self.resize(820, 560)
         self.refresh_nodes()
+        # follow the main window: another film, or landmarks placed while this window is open
+        doc = getattr(controller.window, "doc", None)
+        if doc is not None:
+            doc.filmChanged.connect(self._on_doc_changed)
+            doc.changed.connect(self._on_doc_changed)
+
+    def _on_doc_changed(self) -> None:
+        if self.isVisible():
+            self._show_film()
 
     # --- state ---------------------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Show the open film; results of an earlier send stay while the film is the same."""
+        """Show the open film and its analysis, and read the nodes again (when the window is opened)."""
+        self._show_film()
+        self.refresh_nodes()
+
+    def _show_film(self) -> None:
+        """Show the open film and what its analysis holds; results of an earlier send stay while the
+        film is the same."""
         from .pacs_browser import person_name
 
         doc = self.controller.window.doc
+        if doc.radiograph is None or doc.film_path is None:
+            self.film_label.setText("Film: <b>no film</b> — open one to send its analysis.")
+            self.summary = None
+            self.analysis_label.clear()
+            self._update_buttons()
+            return
         film = doc.radiograph
         meta = getattr(film, "metadata", None)
         date = getattr(meta, "study_date", "") or ""
@@ -209,7 +293,10 @@ class PacsSendDialog(QDialog):
             self._status("")
             self.last_outcome = None
         self._prepared_for = doc.film_path
-        self.refresh_nodes()
+        self.summary = analysis_summary(doc.case, doc.result)
+        self.analysis_label.setText(self.summary.text)
+        self.analysis_label.setStyleSheet(ERROR_STYLE if self.summary.measurements == 0 else "")
+        self._update_buttons()
 
     def refresh_nodes(self) -> None:
         from dicom_io.pacs import NodeSettingsError
@@ -242,7 +329,8 @@ class PacsSendDialog(QDialog):
     def _update_buttons(self) -> None:
         running = self.task is not None
         node = self.nodes.get(self.node_combo.currentData() or "")
-        self.send_button.setEnabled(not running and node is not None and bool(self.chosen_kinds()))
+        sendable = self.summary is not None and self.summary.sendable
+        self.send_button.setEnabled(not running and node is not None and bool(self.chosen_kinds()) and sendable)
         self.cancel_button.setEnabled(running and not self.task.cancelled)
         for box in self.kind_boxes.values():
             box.setEnabled(not running)
@@ -265,8 +353,24 @@ class PacsSendDialog(QDialog):
         kinds = self.chosen_kinds()
         if node is None or not kinds or self.task is not None:
             return
+        summary = analysis_summary(doc.case, doc.result)
+        if not summary.sendable:
+            self._status(summary.text, error=True)
+            return
+        sent = self._sent
+        if sent is not None and sent[0] == doc.film_path and sent[1] == node.name and set(kinds) & set(sent[2]) \
+                and sent[3] == doc.case:
+            answer = QMessageBox.question(
+                self, "Send again?",
+                f"This analysis was already stored on {node.label}. Sending it again adds another copy of each "
+                "object to the study (new series), which every PACS viewer will show. Send it again?",
+                QMessageBox.Yes | QMessageBox.Cancel, QMessageBox.Cancel)
+            if answer != QMessageBox.Yes:
+                self._status("Not sent again.")
+                return
         options = ExportOptions(kinds=kinds, window=window.view.window())
         case, film_path, case_path, radiograph = doc.case.copy(), doc.film_path, doc.case_path, doc.radiograph
+        self._sending = (film_path, node.name, kinds, case.copy())
         self.result_table.setRowCount(0)
         self.last_outcome = None
         self.progress_bar.setRange(0, 0)
@@ -307,6 +411,8 @@ class PacsSendDialog(QDialog):
         self.last_outcome = outcome
         result = outcome.result
         total = len(outcome.objects)
+        if result.stored:
+            self._sent = self._sending
         self.progress_bar.setRange(0, max(1, total))
         self.progress_bar.setValue(total)
         self.progress_bar.setFormat(f"{result.stored} of {total} stored")
@@ -317,6 +423,8 @@ class PacsSendDialog(QDialog):
             text = f"{result.stored} of {total} object(s) stored on {outcome.node_label}; see the table for the others."
         else:
             text = f"All {total} object(s) stored on {outcome.node_label}, in the film's study."
+        if result.stored and self.summary is not None and self.summary.measurements == 0:
+            text += " They hold the landmarks only: no measurement could be made."
         if outcome.warnings:
             text += " Note: " + "; ".join(outcome.warnings)
         self._status(text, error=bool(result.failed) and not result.cancelled, ok=not result.failed)

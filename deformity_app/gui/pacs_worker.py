@@ -7,7 +7,14 @@ cancelled)` callback runs on the GUI thread; `error` is the sentence to show (a 
 ``str()``, a :class:`TaskError`'s, or a short phrase for anything unexpected), never a traceback.
 
 The pool is separate from Qt's global pool so that a PACS that takes its time (a timeout is 30 s
-by default) never delays the decoding of a film.
+by default) never delays the decoding of a film. A search that waits on a silent PACS cannot be
+interrupted (the client has no cancel for it), so the browser lets a new one start beside it:
+the pool has room for a few such waits before anything queues.
+
+Starting a runner quiets pynetdicom and dicomweb_client as the command line does: pynetdicom
+writes every C-FIND identifier (patient names, IDs, accession numbers, birth dates) to the log at
+INFO, in a layout the log's redaction does not recognise; dicomweb_client and urllib3 write the
+QIDO-RS URLs, whose query holds the patient's name or ID, at DEBUG.
 """
 from __future__ import annotations
 
@@ -21,11 +28,22 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PacsRunner", "PacsTask", "TaskError"]
+__all__ = ["PacsRunner", "PacsTask", "TaskError", "quiet_libraries"]
+
+#: Loggers of the network libraries and the level below which they are silenced.
+QUIET_LOGGERS = {"pynetdicom": logging.CRITICAL, "dicomweb_client": logging.ERROR, "urllib3": logging.WARNING}
 
 ProgressFn = Callable[[Any], None]
 TaskFn = Callable[[ProgressFn, Callable[[], bool]], Any]
 DoneFn = Callable[[Any, str, bool], None]
+
+
+def quiet_libraries() -> None:
+    """Keep the network libraries' dumps of datasets and queries (patient data) out of the log."""
+    for name, level in QUIET_LOGGERS.items():
+        logger = logging.getLogger(name)
+        if logger.level < level:
+            logger.setLevel(level)
 
 
 class TaskError(Exception):
@@ -80,8 +98,9 @@ class PacsTask(QRunnable):
 class PacsRunner(QObject):
     """Starts PACS tasks on its own thread pool and hands their outcome back on the GUI thread."""
 
-    def __init__(self, parent: QObject | None = None, threads: int = 4) -> None:
+    def __init__(self, parent: QObject | None = None, threads: int = 8) -> None:
         super().__init__(parent)
+        quiet_libraries()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
         self.running: set[PacsTask] = set()
