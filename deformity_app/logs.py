@@ -80,6 +80,10 @@ _FIELD_VALUE = re.compile(
 )
 # pydicom's str() of an element: "(0010,0010) Patient's Name   PN: 'Doe^John'" (group 0010 is the patient)
 _TAG_VALUE = re.compile(r"(?P<key>\(0010,\s*[0-9A-Fa-f]{4}\)[^\n:]*:\s*)(?P<value>'[^'\n]*'|\"[^\"\n]*\"|[^\n,;]+)")
+# pynetdicom's dump of a C-FIND identifier: "(0010,0020) LO [ID-1]", "(0008,0050) SH [ACC]" (the patient
+# group, the accession number, the referring and requesting physicians)
+_DUMP_VALUE = re.compile(r"(?P<key>\((?:0010,\s*[0-9A-Fa-f]{4}|0008,\s*0050|0008,\s*0090|0032,\s*1032)\)\s+"
+                         r"[A-Z]{2}\s+\[)(?P<value>[^\]\n]*)(?=\])")
 # A DICOM person name: components joined by carets ("DOE^JOHN", "Doe^John^^Dr"), whatever it stands next to.
 _CARET_NAME = re.compile(r"[^\s'\"^=,;:()\[\]{}<>/\\]*\^[^\s'\"=,;:()\[\]{}<>/\\]*")
 
@@ -185,6 +189,7 @@ def redact(text: str) -> str:
         known = _known_pattern
     if known is not None:
         text = known.sub(REDACTED, text)
+    text = _DUMP_VALUE.sub(lambda m: m.group("key") + REDACTED if m.group("value") else m.group(0), text)
     text = _TAG_VALUE.sub(lambda m: m.group("key") + REDACTED, text)
     text = _FIELD_VALUE.sub(lambda m: m.group("key") + REDACTED if m.group("value") != REDACTED else m.group(0), text)
     text = _CARET_NAME.sub(lambda m: REDACTED if m.group(0).strip("^") else m.group(0), text)
@@ -250,6 +255,9 @@ def current_log_file() -> Path | None:
     return None
 
 
+QUIET_LIBRARIES = {"pynetdicom": logging.CRITICAL, "dicomweb_client": logging.ERROR, "urllib3": logging.WARNING}
+
+
 def setup_logging(*, console_level: int = logging.WARNING, to_file: bool = True,
                   file_level: int = logging.DEBUG) -> Path | None:
     """Send log records to a rotating file in the user's log folder and warnings to standard error.
@@ -267,6 +275,10 @@ def setup_logging(*, console_level: int = logging.WARNING, to_file: bool = True,
     for name in OWN_LOGGERS:
         if logging.getLogger(name).level == logging.NOTSET:
             logging.getLogger(name).setLevel(logging.DEBUG)
+    # Networking libraries log the identifiers of queries and the URLs of web queries (patient IDs in
+    # both) at INFO and DEBUG: only their errors reach the log, whatever part of the program runs.
+    for name, level in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(level)
 
     redactor = RedactPatientData()
     if sys.stderr is not None:  # None in a windowed build on Windows

@@ -168,6 +168,10 @@ def test_a_japanese_name_from_a_clinic_file_is_redacted():
     ("FilmMetadata(patient_name='Anne Smith', patient_id='445566', birth_date='19700203', sex='F')", "445566"),
     ("patient_id: 445566", "445566"),
     ("Accession Number = ACC-12", "ACC-12"),
+    # pynetdicom's dump of a C-FIND identifier
+    ("(0010,0020) LO [SEVERAL-1]                              #  10, 1 PatientID", "SEVERAL-1"),
+    ("(0008,0050) SH [FUJI95706]                              #  10, 1 AccessionNumber", "FUJI95706"),
+    ("(0010,0010) PN [Smith Anne]                             #  10, 1 PatientName", "Smith"),
 ])
 def test_patient_fields_are_redacted_without_knowing_the_patient(message, secret):
     assert secret not in logs.redact(message)
@@ -349,3 +353,16 @@ def test_quit_in_the_crash_dialog_ends_the_application(qtbot, monkeypatch):
     except ValueError:
         sys.excepthook(*sys.exc_info())
     assert exits == [gui_app.EXIT_CRASHED]
+
+
+def test_networking_libraries_log_only_their_errors_after_setup():
+    """pynetdicom logs every query identifier at INFO, urllib3 and dicomweb-client the web query
+    URLs (patient IDs in them) at DEBUG: whatever part of the program sets the log up, they are quiet."""
+    import logging
+
+    logs.setup_logging(to_file=False)
+    assert not logging.getLogger("pynetdicom").isEnabledFor(logging.ERROR)
+    assert not logging.getLogger("pynetdicom.dimse").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("dicomweb_client").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("urllib3").isEnabledFor(logging.WARNING)
