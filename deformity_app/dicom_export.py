@@ -350,8 +350,8 @@ def _build_sr(ctx: _Context) -> Dataset:
     for side in (Side.RIGHT, Side.LEFT):
         limb_result = ctx.result.limbs.get(side)
         limb = ctx.case.limbs.get(side)
-        if limb_result is None or limb is None:
-            continue
+        if limb_result is None or limb is None or not limb.landmarks:
+            continue  # a limb nobody measured is left out, not reported as a group saying "not assessed"
         data = limb_result.to_json()
         site = hd.sr.FindingSite(anatomic_location=_LIMB, laterality=_SIDE_CODES[side])
         measurements = []

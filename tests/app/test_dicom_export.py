@@ -306,6 +306,19 @@ def test_a_failed_write_leaves_nothing(exported, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_limb_without_landmarks_is_left_out_of_the_sr(exported, tmp_path):
+    film, case_path, _paths = exported
+    case = load_case(case_path)
+    case.limbs[Side.LEFT].landmarks.clear()  # the left limb is there, empty (as the GUI leaves it)
+    one_limb = tmp_path / "right-only.case.json"
+    case.image["path"] = str(film)
+    save_case(case, one_limb)
+    written, _warnings = export_case(load_case(one_limb), one_limb, tmp_path / "out", ExportOptions(kinds=("sr",)))
+    sr = hd.sr.srread(written[0][1])
+    groups = {g.tracking_identifier for g in sr.content.get_image_measurement_groups()}
+    assert groups == {"Right lower limb"}  # no "Left lower limb" group, no LLD without a left limb
+
+
 def test_a_case_without_landmarks_is_refused(exported, tmp_path):
     _film, case_path, _paths = exported
     case = load_case(case_path)
