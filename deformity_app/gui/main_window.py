@@ -213,8 +213,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "&Open film or case…", self.open_dialog, QKeySequence.Open)
         self._action(file_menu, "Open &folder or DICOMDIR…", self.open_folder_dialog, "Ctrl+Shift+O")
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self._action(file_menu, "Open &demo film", self.open_demo)
+        self.recent_menu = file_menu.addMenu("Open rec&ent")
+        self._action(file_menu, "Open de&mo film", self.open_demo)
         file_menu.addSeparator()
         self._action(file_menu, "&Save case", self.save, QKeySequence.Save)
         self._action(file_menu, "Save case &as…", self.save_as, QKeySequence.SaveAs)
@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
                                          True)
         self.loupe_action.setChecked(True)
         self.view.set_loupe_enabled(True)
-        self.planning_action = self._action(view, "&Planning mode (CORA and osteotomy)", self.set_planning_mode,
+        self.planning_action = self._action(view, "Planning mo&de (CORA and osteotomy)", self.set_planning_mode,
                                             "Ctrl+Shift+P", True)
         layers = view.addMenu("Overlay &layers")
         self.layer_actions: dict[Layer, QAction] = {}

@@ -332,3 +332,24 @@ def test_panel_follows_a_landmark_drag_and_the_painted_view_matches_a_full_repai
     assert_panel_equals_engine(window)
     assert_screen_matches_a_full_repaint(qtbot, view.viewport())
 
+
+
+def test_no_two_entries_of_a_menu_share_a_keyboard_letter(window):
+    """Alt+letter must reach each entry: a letter used twice in one menu only cycles between them."""
+    import re
+
+    from PySide6.QtWidgets import QMenu
+
+    def menus(menu: QMenu):
+        yield menu
+        for action in menu.actions():
+            if action.menu() is not None:
+                yield from menus(action.menu())
+
+    checked = 0
+    for top in window.menuBar().actions():
+        for menu in menus(top.menu()):
+            letters = [m.group(1).lower() for a in menu.actions() if (m := re.search(r"&([^&])", a.text()))]
+            assert len(letters) == len(set(letters)), (menu.title(), sorted(letters))
+            checked += len(letters)
+    assert checked > 20
