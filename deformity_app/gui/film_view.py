@@ -39,6 +39,7 @@ from PySide6.QtGui import (QColor, QCursor, QFocusEvent, QImage, QKeyEvent, QMou
 from PySide6.QtWidgets import (QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView,
                                QStyleOptionGraphicsItem, QWidget)
 
+from deformity_app.gui.guard import guarded
 from deformity_app.gui.pyramid import GREY_TO_RGB32, ImagePyramid, Windowing, apply_clahe, auto_window
 
 log = logging.getLogger(__name__)
@@ -293,6 +294,7 @@ class FilmItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return QRectF(self._rect)
 
+    @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
         exposed = option.exposedRect.intersected(self._rect)
@@ -343,6 +345,7 @@ class _Loupe(QWidget):
         self.raise_()
         self.update()
 
+    @guarded
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(0, 0, 0))

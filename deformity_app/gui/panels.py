@@ -31,6 +31,7 @@ from measurements.present import (
 )
 
 from .document import CaseDocument
+from .guard import guarded
 from .workflow import Step, Workflow, missing_for_measurements
 
 ABNORMAL_BG = QColor(255, 215, 215)
@@ -60,6 +61,7 @@ class Schematic(QWidget):
         self.step = step
         self.update()
 
+    @guarded
     def paintEvent(self, event) -> None:  # noqa: N802
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing)

@@ -50,6 +50,7 @@ from measurements.planning import (
 from measurements.present import LABELS, format_value, normal_short
 
 from .document import CaseDocument, new_gesture_id
+from .guard import guarded
 from .scene_items import device_transform
 
 REFERENCE_KEYS = ("mlpfa_deg", "mldfa_deg", "mpta_deg", "ldta_deg")
@@ -127,6 +128,7 @@ class FragmentItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self.polygon.boundingRect()
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self.polygon.isEmpty():
             return
@@ -164,6 +166,7 @@ class ShadeItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self.polygon.boundingRect()
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if not self.polygon.isEmpty():
             painter.setPen(Qt.NoPen)
@@ -231,6 +234,7 @@ class PlanningOverlay(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
         for cora in self.coras:
@@ -308,6 +312,7 @@ class HingeItem(QGraphicsItem):
         r = self.RADIUS + 3
         return QRectF(-r, -r, 2 * r, 2 * r)
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
         painter.setPen(QPen(QColor(0, 0, 0), 3.0))

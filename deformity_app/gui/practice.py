@@ -102,6 +102,7 @@ from ..teaching_bank import (
     read_key,
     save_as_key,
 )
+from .guard import guarded
 from .scene_items import OverlayItem, place_label
 
 log = logging.getLogger(__name__)
@@ -404,6 +405,7 @@ class TintedOverlayItem(OverlayItem):
         self.dashed = dashed
         self.setZValue(11)
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
         halo = QPen(QColor(0, 0, 0, 150), self.width + 2.0)
@@ -497,6 +499,7 @@ class ErrorArrowsItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return self._rect
 
+    @guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         transform = painter.worldTransform()
         zoom = math.hypot(transform.m11(), transform.m12())
@@ -901,6 +904,7 @@ class ScoreChart(QWidget):
         self.setToolTip("\n".join(f"{_when(p.when)}  {p.key_title}: {p.value:.1f} %" for p in self.points[-15:]))
         self.update()
 
+    @guarded
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing, True)
@@ -996,6 +1000,7 @@ class BarChart(QWidget):
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(460, int(56 + self.ROW * max(len(self.bars), 1) + 24))
 
+    @guarded
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         p.setRenderHint(QPainter.Antialiasing, True)

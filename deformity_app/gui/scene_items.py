@@ -18,6 +18,7 @@ from measurements.overlay import Label, Layer, Overlay
 
 from .document import CaseDocument, new_gesture_id
 from .film_view import hold_device_pixels
+from .guard import guarded
 
 SIDE_COLOURS = {Side.RIGHT: QColor(80, 200, 255), Side.LEFT: QColor(255, 190, 60)}
 ABNORMAL = QColor(255, 70, 70)
@@ -69,6 +70,7 @@ class LandmarkItem(QGraphicsItem):
         path.addEllipse(self.boundingRect())
         return path
 
+    @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         colour = SIDE_COLOURS[self.side]
         r = self.RADIUS
@@ -233,6 +235,7 @@ class OverlayItem(QGraphicsItem):
             placements.append(_Placement(label, box.x(), box.y(), box.width(), box.height(), anchor.x(), anchor.y()))
         return _LabelLayout(overlay, key, tuple(placements))
 
+    @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
         for line in self.overlay.polylines:
@@ -373,6 +376,7 @@ class PointsItem(QGraphicsItem):
             return QRectF()
         return QRectF(min(xs) - 50, min(ys) - 50, max(xs) - min(xs) + 100, max(ys) - min(ys) + 100)
 
+    @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.Antialiasing, True)
         pen = QPen(self.colour, 1.5)
@@ -412,6 +416,7 @@ class HandleItem(QGraphicsItem):
         s = self.SIZE + 2
         return QRectF(-s, -s, 2 * s, 2 * s)
 
+    @guarded
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         s = self.SIZE
         painter.setPen(QPen(QColor(0, 0, 0, 200), 1.0))

@@ -46,6 +46,7 @@ from measurements.agreement import (
     icc_notes,
 )
 
+from .guard import guarded
 from .practice import run_in_background
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class BlandAltmanPlot(QWidget):
         self.setToolTip("\n".join(f"{s}: mean {_f(m, 2)}, difference {_f(d, 2)}"
                                   for s, m, d in zip(subjects, ba.means, ba.differences)))
 
+    @guarded
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
         from ..agreement_report import nice_ticks
 
