@@ -299,6 +299,31 @@ def test_retrieve_writes_the_files_and_open_shows_the_film(qtbot, browser, windo
     assert browser.isVisible() and browser.films_list.count() == 1
 
 
+@pytest.fixture
+def move_node(nodes, orthanc):
+    """One more node, "move": the test Orthanc by DIMSE, retrieving by C-MOVE to our storage SCP."""
+    saved = pacs_cli.load_user_nodes()
+    saved["move"] = dimse_node(orthanc, name="move", retrieve="C-MOVE")
+    pacs_cli.save_user_nodes(saved)
+
+
+@pytest.mark.parametrize("node, method", [("move", "C-MOVE"), ("web", "WADO-RS")])
+def test_retrieve_by_c_move_or_wado_rs_from_the_browser(qtbot, move_node, browser, window, films, node, method):
+    """The same retrieve through a node that uses C-MOVE (to our own storage SCP) or WADO-RS."""
+    choose_node(browser, node)
+    run_search(qtbot, browser, patient_id="DEMO-0001")
+    select_study(qtbot, browser, films.demo_study)
+    with qtbot.waitSignal(browser.retrieveFinished, timeout=WAIT_MS) as finished:
+        qtbot.mouseClick(browser.retrieve_button, Qt.LeftButton)
+    result = finished.args[0]
+    assert result is not None and result.complete and result.method == method, browser.status_text()
+    retrieved = pydicom.dcmread(retrieve_dir(films.demo_study) / f"{films.demo_sop}.dcm")
+    assert (retrieved.pixel_array == pydicom.dcmread(films.demo).pixel_array).all()
+    with qtbot.waitSignal(window.filmLoaded, timeout=WAIT_MS):
+        qtbot.mouseClick(browser.open_button, Qt.LeftButton)
+    assert window.doc.radiograph.pixels.shape == retrieved.pixel_array.shape
+
+
 def test_retrieve_of_several_films_prefers_the_dx_or_cr_one(qtbot, browser, films, orthanc, tmp_path):
     # a study with a secondary capture (OT) and a DX film: the DX film is chosen first
     study, pid = generate_uid(), "CHOICE-1"
