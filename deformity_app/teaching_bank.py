@@ -19,12 +19,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from measurements.case import Case, CaseError, atomic_write_text, case_from_mapping, dumps_case, load_case, save_case
+from measurements.case import (Case, CaseError, atomic_write, atomic_write_text, case_from_mapping, dumps_case,
+                               load_case, save_case)
 from measurements.landmarks import Side
 
 log = logging.getLogger(__name__)
@@ -355,22 +355,6 @@ def _unique_stem(folder: Path, stem: str, film_suffix: str) -> str:
     return candidate
 
 
-def _write_atomic_bytes(path: Path, write: Callable[[Any], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _new_uid(old: str) -> str:
     from pydicom.uid import generate_uid
 
@@ -451,13 +435,13 @@ def save_as_key(case: Case, film_path: str | os.PathLike[str], folder: str | os.
         if dataset is not None and anonymise:
             new_uid, more = anonymise_dataset(dataset)
             warnings += more
-            _write_atomic_bytes(out_film, lambda f: dataset.save_as(f, enforce_file_format=False))
+            atomic_write(out_film, lambda f: dataset.save_as(f, enforce_file_format=False))
         else:
             if anonymise:
                 warnings.append("The film is not a DICOM file and was copied as it is: check that the picture and "
                                 "its file carry no patient data.")
             with film_path.open("rb") as src:
-                _write_atomic_bytes(out_film, lambda f: shutil.copyfileobj(src, f))
+                atomic_write(out_film, lambda f: shutil.copyfileobj(src, f))
     except OSError as exc:
         raise TeachingBankError(f"the film cannot be written to the key folder ({exc.strerror or exc})") from None
 

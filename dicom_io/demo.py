@@ -23,9 +23,8 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -35,6 +34,8 @@ from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
     generate_uid,
 )
+
+from measurements.case import atomic_write
 
 from ._phantom import (
     BALL_DIAMETER_MM,
@@ -319,23 +320,6 @@ def film_dataset(pixels: np.ndarray, spec: FilmSpec, seed: int = 0) -> Dataset:
     return ds
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def write_demo(
     folder: str | os.PathLike[str], spec: FilmSpec = DEFAULT_DEMO, name: str = "demo", seed: int = 0
 ) -> tuple[Path, Path]:
@@ -351,9 +335,9 @@ def write_demo(
     case_path = folder / f"{name}.case.json"
     case["image"] = {"path": film_path.name, **case["image"]}
     ds = film_dataset(pixels, spec, seed)
-    _atomic_write(film_path, lambda f: ds.save_as(f, enforce_file_format=True))
+    atomic_write(film_path, lambda f: ds.save_as(f, enforce_file_format=True))
     text = json.dumps(case, indent=2) + "\n"
-    _atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
     log.info("wrote synthetic film %s (%s) and its case", film_path, spec.name)
     return film_path, case_path
 
@@ -408,9 +392,9 @@ def write_bank_film(folder: str | os.PathLike[str], spec: FilmSpec, name: str, s
     case_path = folder / f"{name}.case.json"
     ds = bank_film_dataset(pixels, spec, seed)
     case["image"] = {"path": film_path.name, **case["image"], "sop_instance_uid": str(ds.SOPInstanceUID)}
-    _atomic_write(film_path, lambda f: ds.save_as(f, enforce_file_format=True))
+    atomic_write(film_path, lambda f: ds.save_as(f, enforce_file_format=True))
     text = json.dumps(case, indent=2) + "\n"
-    _atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(case_path, lambda f: f.write(text.encode("utf-8")))
     log.info("wrote teaching-bank film %s and its case", film_path)
     return film_path, case_path
 

@@ -14,7 +14,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 from .landmarks import LANDMARK_NAMES, Side
 
@@ -266,20 +266,24 @@ def dumps_case(case: Case) -> str:
     return _PAIR.sub(r"[\1, \2]", text) + "\n"
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` so that `path` holds either its old content or the new one, never a part.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any], *, suffix: str = ".tmp",
+                 mode: int | None = None) -> None:
+    """Write a file so that `path` holds either its old content or the new one, never a part.
 
-    The text goes to a temporary file in the same folder (same file system), is flushed to disk,
-    then replaces the target in one `os.replace`.
+    `write(handle)` writes the bytes into a temporary file in the same folder (same file system),
+    which is flushed to disk, given `mode` when asked (mkstemp makes it 0600), then renamed over
+    the target in one `os.replace`; on any error the temporary file is removed.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -297,6 +301,12 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """`atomic_write` of `text` in UTF-8 (lines end in "\\n" on every platform)."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda handle: handle.write(data))
 
 
 def save_case(case: Case, path: str | os.PathLike[str]) -> None:

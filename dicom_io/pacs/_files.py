@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from measurements.case import atomic_write
 
 from .model import check_uid
 
@@ -29,17 +30,5 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     A reader of the folder sees either no file or the whole file, never a part.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    # mkstemp makes 0600; the file gets the usual permissions
+    atomic_write(path, lambda handle: handle.write(data), suffix=".part", mode=0o666 & ~_UMASK)
