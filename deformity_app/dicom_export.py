@@ -50,7 +50,7 @@ from pydicom.uid import EncapsulatedPDFStorage, ExplicitVRLittleEndian, RLELossl
 from measurements.case import Case
 from measurements.landmarks import LANDMARK_INFO, Side
 from measurements.measure import REQUIREMENTS, CaseResult, measure_case
-from measurements.overlay import Label, Layer, Overlay, build_overlay
+from measurements.overlay import ROLE_RGB, Label, Layer, Overlay, build_overlay
 from measurements.present import DESCRIPTIONS, LABELS
 
 from . import __version__
@@ -510,19 +510,6 @@ def _build_gsps(ctx: _Context) -> Dataset:
 
 # --- Secondary Capture ---------------------------------------------------------------------------------
 
-_ROLE_RGB: dict[str, tuple[int, int, int]] = {
-    "mechanical_axis": (255, 235, 59),
-    "femoral_mechanical_axis": (0, 230, 200),
-    "tibial_mechanical_axis": (0, 230, 200),
-    "femoral_joint_line": (120, 255, 120),
-    "tibial_joint_line": (120, 255, 120),
-    "plafond_line": (120, 255, 120),
-    "trochanter_line": (120, 255, 120),
-    "femoral_anatomic_axis": (150, 170, 255),
-    "neck_axis": (150, 170, 255),
-    "arc": (255, 255, 255),
-    "mad": (255, 100, 255),
-}
 _ABNORMAL_RGB = (255, 60, 60)
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel line positions
 
@@ -554,7 +541,7 @@ def render_annotated(radiograph: Any, overlay: Overlay, window: tuple[float, flo
     scale = 1 << _SHIFT
     for line in overlay.polylines:
         pts = np.round((np.asarray(line.points, dtype=float)) * scale).astype(np.int32).reshape(-1, 1, 2)
-        colour = _ABNORMAL_RGB if line.abnormal else _ROLE_RGB.get(line.role, (255, 255, 255))
+        colour = _ABNORMAL_RGB if line.abnormal else ROLE_RGB.get(line.role, (255, 255, 255))
         if line.dashed:
             _dashed(rgb, np.asarray(line.points, dtype=float), colour, thickness, dash=max(6.0, rows * 0.006))
         else:

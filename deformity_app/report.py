@@ -55,7 +55,7 @@ from measurements.case import Case, CaseError, Limb
 from measurements.landmarks import LANDMARK_INFO, Side
 from measurements.measure import (A, CL, CM, DL, DM, F1, F2, GT, H, K, N, PL, PM, T, CaseResult, LimbResult,
                                   measure_case)
-from measurements.overlay import Label, Layer, Overlay, Polyline, build_overlay
+from measurements.overlay import ROLE_RGB, Label, Layer, Overlay, Polyline, build_overlay
 from measurements.planning import fragment_band_px
 from measurements.planning import (TS1, TS2, Bone, Cora, PlanUnavailable, ReferenceAngles, Simulation, find_cora,
                                    parse_plan, plan_case, reference_angles, simulate, wbl_pct)
@@ -529,17 +529,7 @@ def _jpeg(picture: np.ndarray, quality: int = 85) -> ImageReader:
 
 # The viewer's colours (deformity_app/gui/scene_items.py), so that the paper looks like the screen.
 ROLE_COLOURS: dict[str, tuple[int, int, int]] = {
-    "mechanical_axis": (255, 235, 59),
-    "femoral_mechanical_axis": (0, 230, 200),
-    "tibial_mechanical_axis": (0, 230, 200),
-    "femoral_joint_line": (120, 255, 120),
-    "tibial_joint_line": (120, 255, 120),
-    "plafond_line": (120, 255, 120),
-    "trochanter_line": (120, 255, 120),
-    "femoral_anatomic_axis": (150, 170, 255),
-    "neck_axis": (150, 170, 255),
-    "arc": (255, 255, 255),
-    "mad": (255, 100, 255),
+    **ROLE_RGB,
     # planning (the viewer's colours of deformity_app/gui/planning.py)
     "cora_axis": (255, 90, 220),
     "cora_bisector": (255, 90, 220),

@@ -39,6 +39,22 @@ class Layer(StrEnum):
         }[self.value]
 
 
+# The colour each role is drawn in (RGB), the same on screen, on paper and in the DICOM objects.
+ROLE_RGB: dict[str, tuple[int, int, int]] = {
+    "mechanical_axis": (255, 235, 59),
+    "femoral_mechanical_axis": (0, 230, 200),
+    "tibial_mechanical_axis": (0, 230, 200),
+    "femoral_joint_line": (120, 255, 120),
+    "tibial_joint_line": (120, 255, 120),
+    "plafond_line": (120, 255, 120),
+    "trochanter_line": (120, 255, 120),
+    "femoral_anatomic_axis": (150, 170, 255),
+    "neck_axis": (150, 170, 255),
+    "arc": (255, 255, 255),
+    "mad": (255, 100, 255),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Polyline:
     points: tuple[Point, ...]

@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPaint
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneMouseEvent, QStyleOptionGraphicsItem, QWidget
 
 from measurements.landmarks import Side, landmark_label
-from measurements.overlay import Label, Layer, Overlay
+from measurements.overlay import ROLE_RGB, Label, Layer, Overlay
 
 from .document import CaseDocument, new_gesture_id
 from .film_view import hold_device_pixels
@@ -22,19 +22,7 @@ from .guard import guarded
 
 SIDE_COLOURS = {Side.RIGHT: QColor(80, 200, 255), Side.LEFT: QColor(255, 190, 60)}
 ABNORMAL = QColor(255, 70, 70)
-ROLE_COLOURS = {
-    "mechanical_axis": QColor(255, 235, 59),
-    "femoral_mechanical_axis": QColor(0, 230, 200),
-    "tibial_mechanical_axis": QColor(0, 230, 200),
-    "femoral_joint_line": QColor(120, 255, 120),
-    "tibial_joint_line": QColor(120, 255, 120),
-    "plafond_line": QColor(120, 255, 120),
-    "trochanter_line": QColor(120, 255, 120),
-    "femoral_anatomic_axis": QColor(150, 170, 255),
-    "neck_axis": QColor(150, 170, 255),
-    "arc": QColor(255, 255, 255),
-    "mad": QColor(255, 100, 255),
-}
+ROLE_COLOURS = {role: QColor(*rgb) for role, rgb in ROLE_RGB.items()}
 
 
 class LandmarkItem(QGraphicsItem):
