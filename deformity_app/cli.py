@@ -34,7 +34,7 @@ def _refuse_line(path: Path | str, reason: str) -> str:
 # --- measure ----------------------------------------------------------------------------------------
 
 
-def _case_files(paths: Iterable[str]) -> list[Path]:
+def case_files(paths: Iterable[str]) -> list[Path]:
     """Expand folders into their case files (`*.case.json`, else `*.json`), sorted by name."""
     files: list[Path] = []
     for raw in paths:
@@ -145,7 +145,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     refused = 0
     outputs: list[tuple[Path, object, object]] = []
     try:
-        files = _case_files(args.cases)
+        files = case_files(args.cases)
     except Refused as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED

@@ -15,11 +15,9 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_REFUSED = 2
+from .cli import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, Refused, case_files
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +25,6 @@ SUMMARY_KEYS = ("mad_mm", "mfta_deg", "mlpfa_deg", "mldfa_deg", "mpta_deg", "ldt
 REFERENCE_LABELS = {"mlpfa_deg": "mLPFA", "mldfa_deg": "mLDFA", "mpta_deg": "MPTA", "ldta_deg": "LDTA"}
 SOURCE_WORDS = {"user": "set by the user", "contralateral": "other limb", "normal": "normal mean"}
 JOINT_WORDS = {"femur": ("hip centre", "knee centre"), "tibia": ("knee centre", "ankle centre")}
-
-
-class _Refused(Exception):
-    """A file the command refuses; `str()` is the line printed."""
-
-
-def _case_files(paths: Iterable[str]) -> list[Path]:
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(path.glob("*.case.json")) or sorted(path.glob("*.json"))
-            if not found:
-                raise _Refused(f"{path}: the folder contains no case files (*.case.json)")
-            files.extend(found)
-        else:
-            files.append(path)
-    return files
 
 
 def _load_and_plan(path: Path):
@@ -56,7 +36,7 @@ def _load_and_plan(path: Path):
         case = load_case(path)
         return case, plan_case(case), measure_case(case)
     except CaseError as exc:  # includes PlanInputError
-        raise _Refused(f"{path}: {exc}") from None
+        raise Refused(f"{path}: {exc}") from None
 
 
 # --- the readable summary -----------------------------------------------------------------------------
@@ -297,15 +277,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Run `plan` on the case files of `args.cases`; 0 on success, 2 when a file is refused."""
     refused = 0
     try:
-        files = _case_files(args.cases)
-    except _Refused as exc:
+        files = case_files(args.cases)
+    except Refused as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     outputs = []
     for path in files:
         try:
             case, result, measured = _load_and_plan(path)
-        except _Refused as exc:
+        except Refused as exc:
             print(str(exc), file=sys.stderr)
             refused += 1
             continue
