@@ -676,14 +676,14 @@ class PlanningController:
 
     def _refresh(self, panel: bool = True) -> None:
         case, side, p = self.doc.case, self.side, self.panel
-        # reference angles
-        try:
-            refs = reference_angles(case, side) if panel else None
-            for key in REFERENCE_KEYS if refs else ():
-                p.ref_spins[key].setValue(refs.values[key])
-                p.ref_sources[key].setText(str(refs.sources[key]))
-        except Exception:  # noqa: BLE001
-            pass
+        if panel:  # reference angles
+            try:
+                refs = reference_angles(case, side)
+                for key in REFERENCE_KEYS:
+                    p.ref_spins[key].setValue(refs.values[key])
+                    p.ref_sources[key].setText(str(refs.sources[key]))
+            except Exception:  # noqa: BLE001
+                pass
         # CORAs
         coras: list[Cora] = []
         lines: list[str] = []

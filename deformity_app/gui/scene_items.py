@@ -242,7 +242,8 @@ class OverlayItem(QGraphicsItem):
     def _paint_labels(self, painter: QPainter) -> None:
         transform = painter.worldTransform()
         layout = self._layout_for(transform, self.overlay)
-        if self._device_transform() is not None and _transform_key(self._device_transform()) == layout.key:
+        device = self._device_transform()
+        if device is not None and _transform_key(device) == layout.key:
             self._layout = layout  # the next change repaints exactly where these labels were
         painter.save()
         painter.resetTransform()
