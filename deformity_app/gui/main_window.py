@@ -762,8 +762,11 @@ class MainWindow(QMainWindow):
         value = self.view.pixel_value(x, y)
         self.status_value.setText("" if value is None else f"value {value}")
 
-    def _on_clean_changed(self, _clean: bool) -> None:
+    def _on_clean_changed(self, clean: bool) -> None:
         self._update_title()
+        if clean:  # saved, or every edit undone: the recovery file would only restore what is on disk
+            self._autosave_timer.stop()
+            self.recovery.remove()
 
     def _update_title(self) -> None:
         name = (self.doc.case_path.name if self.doc.case_path else
@@ -773,6 +776,9 @@ class MainWindow(QMainWindow):
 
     # --- recovery and closing ---------------------------------------------------------------------
     def _autosave(self) -> None:
+        if not self.doc.modified:  # nothing unsaved: nothing to offer after a crash
+            self.recovery.remove()
+            return
         try:
             self.recovery.write(self.doc.case, self.doc.film_path, self.doc.case_path)
         except OSError as exc:

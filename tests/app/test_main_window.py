@@ -353,3 +353,19 @@ def test_no_two_entries_of_a_menu_share_a_keyboard_letter(window):
             assert len(letters) == len(set(letters)), (menu.title(), sorted(letters))
             checked += len(letters)
     assert checked > 20
+
+
+def test_recovery_file_only_while_there_is_unsaved_work(qtbot, window, small_demo, ground_truth):
+    """Opening a film is no work to recover; a landmark is; undoing it (or saving) is back to none,
+    so a crash after a session without edits does not ask to restore anything."""
+    film, _ = small_demo
+    open_and_wait(qtbot, window, film)
+    qtbot.wait(500)  # longer than the autosave delay
+    assert not window.recovery.path.exists()
+    click_image(qtbot, window, *ground_truth["limbs"]["right"]["landmarks"]["knee_center"])
+    qtbot.waitUntil(window.recovery.path.exists, timeout=5000)
+    window.undo_action.trigger()
+    assert not window.recovery.path.exists()
+    qtbot.wait(500)
+    assert not window.recovery.path.exists()
+
