@@ -34,6 +34,7 @@ from measurements.agreement import (
     MeasurementAgreement,
     icc_notes,
 )
+from measurements.case import USUAL_FILE_MODE
 from measurements.present import DESCRIPTIONS, LABELS
 
 from . import __version__
@@ -454,6 +455,7 @@ def build_agreement_pdf(result: AgreementResult, out_path: str | os.PathLike[str
         footer = f"{TITLE}: {result.folder.name or str(result.folder)}"
         doc.build(story, canvasmaker=_canvas_class(page, margin, footer))
         pages = doc.page
+        os.chmod(tmp, USUAL_FILE_MODE)  # mkstemp makes 0600
         os.replace(tmp, out_path)
     except OSError as exc:
         raise AgreementReportError(f"cannot write the PDF ({exc.strerror or exc})") from None

@@ -51,7 +51,7 @@ from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, FrameBreak, KeepTogether,
                                 NextPageTemplate, PageBreak, PageTemplate, Paragraph, Spacer, Table, TableStyle)
 
-from measurements.case import Case, CaseError, Limb
+from measurements.case import USUAL_FILE_MODE, Case, CaseError, Limb
 from measurements.landmarks import LANDMARK_INFO, Side
 from measurements.measure import (A, CL, CM, DL, DM, F1, F2, GT, H, K, N, PL, PM, T, CaseResult, LimbResult,
                                   measure_case)
@@ -2231,6 +2231,7 @@ def build_report(case: Case, case_path: Path | None, radiograph: Any, out_path: 
         page_count = doc.page
         with open(tmp_name, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, USUAL_FILE_MODE)  # mkstemp makes 0600
         os.replace(tmp_name, out_path)
     except BaseException as exc:
         try:

@@ -266,13 +266,25 @@ def dumps_case(case: Case) -> str:
     return _PAIR.sub(r"[\1, \2]", text) + "\n"
 
 
+def _usual_file_mode() -> int:
+    """What `open()` would give a new file: 0666 less the process's umask (read once, at import:
+    reading it means setting it, which is not thread-safe)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+USUAL_FILE_MODE = _usual_file_mode()
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any], *, suffix: str = ".tmp",
                  mode: int | None = None) -> None:
     """Write a file so that `path` holds either its old content or the new one, never a part.
 
     `write(handle)` writes the bytes into a temporary file in the same folder (same file system),
-    which is flushed to disk, given `mode` when asked (mkstemp makes it 0600), then renamed over
-    the target in one `os.replace`; on any error the temporary file is removed.
+    which is flushed to disk, given `mode` (default: the permissions a plain `open()` gives;
+    mkstemp makes it 0600), then renamed over the target in one `os.replace`; on any error the
+    temporary file is removed.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -282,8 +294,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any],
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp_name, mode)
+        os.chmod(tmp_name, USUAL_FILE_MODE if mode is None else mode)
         os.replace(tmp_name, path)
     except BaseException:
         try:

@@ -1,7 +1,6 @@
 """Writing received instances: one file per instance, named by its SOP Instance UID, atomically."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from measurements.case import atomic_write
@@ -9,15 +8,6 @@ from measurements.case import atomic_write
 from .model import check_uid
 
 __all__ = ["instance_path", "write_atomic"]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
 
 
 def instance_path(folder: Path, sop_instance_uid: str) -> Path:
@@ -30,5 +20,4 @@ def write_atomic(path: Path, data: bytes) -> None:
 
     A reader of the folder sees either no file or the whole file, never a part.
     """
-    # mkstemp makes 0600; the file gets the usual permissions
-    atomic_write(path, lambda handle: handle.write(data), suffix=".part", mode=0o666 & ~_UMASK)
+    atomic_write(path, lambda handle: handle.write(data), suffix=".part")

@@ -186,6 +186,14 @@ def test_demo_values_equal_measure(demo_report):
     assert "MPTA" in text and f"{format_value('mpta_deg', result.limbs[Side.RIGHT])} LOW" in _pages(pdf)[0]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_the_report_file_has_the_permissions_a_plain_file_gets(demo_report):
+    _info, pdf, _ = demo_report
+    plain = pdf.parent / "plain.txt"
+    plain.write_text("x")
+    assert pdf.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600
+
+
 def test_demo_header_page_numbers_and_footer(demo_report):
     info, pdf, _ = demo_report
     pages = _pages(pdf)

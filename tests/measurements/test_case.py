@@ -119,6 +119,17 @@ def test_atomic_save_never_leaves_a_partial_file(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["work.case.json"]  # no temporary file left behind
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_a_saved_case_has_the_permissions_a_plain_file_gets(tmp_path):
+    """Atomic saves go through mkstemp (0600): the case must still be readable by whoever may read
+    the user's other files (a shared clinic folder), as a file written with open() would be."""
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    path = tmp_path / "work.case.json"
+    save_case(Case.from_dict(EXAMPLE), path)
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
 def test_landmarks_order_and_prompts():
     assert LANDMARK_NAMES[0] == "femoral_head_center" and LANDMARK_NAMES[-1] == "ankle_center"
     assert len(LANDMARK_NAMES) == 16
